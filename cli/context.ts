@@ -1,0 +1,49 @@
+/** What every command gets: the validated config, the logger, and an error-to-exit-code policy. */
+import { loadConfig, type Config } from '../core/config.js';
+import { describeError, isTributaryError } from '../core/errors.js';
+import { createLogger, type Logger } from '../core/logger.js';
+
+export interface CommandContext {
+  readonly config: Config;
+  readonly logger: Logger;
+}
+
+export const EXIT_USAGE = 2;
+export const EXIT_CONFIG = 78;
+
+let context: CommandContext | undefined;
+
+/** Config is read once, on first use, so `--help` works even with a bad environment. */
+export function commandContext(): CommandContext {
+  if (context === undefined) {
+    const config = loadConfig();
+    context = { config, logger: createLogger({ level: config.logLevel }) };
+  }
+  return context;
+}
+
+export function exitCodeFor(error: unknown): number {
+  if (!isTributaryError(error)) return 1;
+  if (error.code === 'USAGE') return EXIT_USAGE;
+  if (error.code === 'CONFIG_INVALID') return EXIT_CONFIG;
+  return 1;
+}
+
+/** Wraps a command's action: errors become one clear line on stderr and a non-zero exit code. */
+export function action<Args extends unknown[]>(
+  run: (...args: Args) => Promise<number | undefined>,
+): (...args: Args) => Promise<void> {
+  return async (...args: Args) => {
+    try {
+      const code = await run(...args);
+      process.exitCode = code ?? 0;
+    } catch (error) {
+      const code = isTributaryError(error) ? ` [${error.code}]` : '';
+      process.stderr.write(`tributary: error${code}: ${describeError(error)}\n`);
+      if (!isTributaryError(error) && error instanceof Error && error.stack !== undefined) {
+        process.stderr.write(`${error.stack}\n`);
+      }
+      process.exitCode = exitCodeFor(error);
+    }
+  };
+}

@@ -1,0 +1,40 @@
+/** The `tributary` command line. */
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { dbCommand } from './commands/db.js';
+import { demoCommand } from './commands/demo.js';
+import { stackCommand } from './commands/stack.js';
+import { EXIT_USAGE } from './context.js';
+
+export function buildProgram(): Command {
+  const program = new Command('tributary')
+    .description('Tributary: per-customer feedback from a stream (Kafka) and 60 days of history (Cassandra)')
+    .version('0.1.0');
+  program.addCommand(stackCommand());
+  program.addCommand(dbCommand());
+  program.addCommand(demoCommand());
+  return program;
+}
+
+/** Usage errors must reach us (exit code 2) with usage printed, at every level of subcommands. */
+function configureAll(command: Command): void {
+  command.exitOverride().showHelpAfterError();
+  for (const sub of command.commands) configureAll(sub as Command);
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram();
+  configureAll(program);
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; everything else commander reports is a usage error.
+      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+      process.exitCode = ok ? 0 : EXIT_USAGE;
+      return;
+    }
+    throw error;
+  }
+}
+
+await main(process.argv);

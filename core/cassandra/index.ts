@@ -1,0 +1,6 @@
+export {
+  createCassandraClient,
+  probeCassandra,
+  type CassandraClient,
+  type CassandraClientOptions,
+} from './client.js';

@@ -1,0 +1,183 @@
+/**
+ * The one validated configuration of Tributary, read from environment variables once at start-up.
+ * A bad value fails fast with the variable's name, the value and what was expected.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { TributaryError } from './errors.js';
+
+/** The folder holding Tributary's package.json, from the source tree or from `dist/`. */
+const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findProjectRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return start;
+  }
+}
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const heap = z.string().regex(/^\d+[mMgG]$/, 'a JVM heap size such as 512m or 1g');
+const hostPortList = z
+  .string()
+  .trim()
+  .min(1)
+  .transform((value) => value.split(',').map((item) => item.trim()))
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.-]+(:\d{1,5})?$/, 'host or host:port')).min(1));
+const identifier = z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'a lower-case CQL identifier');
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** `SimpleStrategy:1` or `NetworkTopologyStrategy:dc1=3,dc2=3`. */
+const replication = z
+  .string()
+  .trim()
+  .regex(
+    /^(SimpleStrategy:\d+|NetworkTopologyStrategy:[A-Za-z0-9_-]+=\d+(,[A-Za-z0-9_-]+=\d+)*)$/,
+    'SimpleStrategy:<rf> or NetworkTopologyStrategy:<dc>=<rf>[,<dc>=<rf>…]',
+  );
+
+/** Each variable, its parser and its default. The order is the order of `--help` and the README. */
+const VARIABLES = {
+  TRIBUTARY_HOME: z.string().min(1).default(path.join(PROJECT_ROOT, '.tributary')),
+  TRIBUTARY_CACHE: z.string().min(1).optional(),
+  TRIBUTARY_MIGRATIONS_DIR: z.string().min(1).optional(),
+  LOG_LEVEL: logLevel.default('info'),
+  KAFKA_BROKERS: hostPortList.optional(),
+  KAFKA_PORT: port.default(9092),
+  KAFKA_CONTROLLER_PORT: port.default(9093),
+  KAFKA_HEAP: heap.default('512m'),
+  KAFKA_VERSION: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/)
+    .default('4.4.0'),
+  CASSANDRA_CONTACT_POINTS: hostPortList.optional(),
+  CASSANDRA_PORT: port.default(9042),
+  CASSANDRA_STORAGE_PORT: port.default(7000),
+  CASSANDRA_HEAP: heap.default('1g'),
+  CASSANDRA_VERSION: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/)
+    .default('5.0.8'),
+  CASSANDRA_LOCAL_DC: z.string().min(1).default('datacenter1'),
+  CASSANDRA_KEYSPACE: identifier.default('tributary'),
+  CASSANDRA_REPLICATION: replication.default('SimpleStrategy:1'),
+  RETENTION_DAYS: positiveInt.min(60, 'at least 60 days of history are kept').default(60),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  PG_PORT: port.default(5433),
+} as const;
+
+const EnvSchema = z.object(VARIABLES);
+export type ConfigVariable = keyof typeof VARIABLES;
+export const CONFIG_VARIABLES = Object.keys(VARIABLES) as readonly ConfigVariable[];
+
+export interface ServiceEndpoint {
+  /** True when this service is run by `tributary stack` (its variable was not set). */
+  readonly local: boolean;
+}
+
+export interface Config {
+  readonly home: string;
+  /** Downloaded server jars; shared by several homes (the tests' throw-away stacks) when set. */
+  readonly cacheDir: string;
+  readonly projectRoot: string;
+  /** Holds postgres/*.sql and cassandra/*.cql schema migrations; the shipped ones by default. */
+  readonly migrationsDir: string;
+  readonly logLevel: z.infer<typeof logLevel>;
+  readonly kafka: ServiceEndpoint & {
+    readonly brokers: readonly string[];
+    readonly port: number;
+    readonly controllerPort: number;
+    readonly heap: string;
+    readonly version: string;
+  };
+  readonly cassandra: ServiceEndpoint & {
+    readonly contactPoints: readonly string[];
+    readonly port: number;
+    readonly storagePort: number;
+    readonly heap: string;
+    readonly version: string;
+    readonly localDataCenter: string;
+    readonly keyspace: string;
+    readonly replication: string;
+    readonly retentionDays: number;
+  };
+  readonly postgres: ServiceEndpoint & {
+    readonly url: string;
+    readonly port: number;
+  };
+}
+
+export const LOCAL_PG_USER = 'tributary';
+export const LOCAL_PG_PASSWORD = 'tributary';
+export const LOCAL_PG_DATABASE = 'tributary';
+
+/** Parses the environment into a Config, or throws CONFIG_INVALID naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const name of CONFIG_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') raw[name] = value;
+  }
+  const parsed = EnvSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      return `${name}=${JSON.stringify(raw[name] ?? '')}: ${issue.message}`;
+    });
+    throw new TributaryError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`, {
+      details: { problems },
+    });
+  }
+  const v = parsed.data;
+  const home = path.resolve(v.TRIBUTARY_HOME);
+  return {
+    home,
+    cacheDir: path.resolve(v.TRIBUTARY_CACHE ?? path.join(home, 'cache')),
+    projectRoot: PROJECT_ROOT,
+    migrationsDir: path.resolve(v.TRIBUTARY_MIGRATIONS_DIR ?? path.join(PROJECT_ROOT, 'migrations')),
+    logLevel: v.LOG_LEVEL,
+    kafka: {
+      local: v.KAFKA_BROKERS === undefined,
+      brokers: v.KAFKA_BROKERS ?? [`localhost:${v.KAFKA_PORT}`],
+      port: v.KAFKA_PORT,
+      controllerPort: v.KAFKA_CONTROLLER_PORT,
+      heap: v.KAFKA_HEAP,
+      version: v.KAFKA_VERSION,
+    },
+    cassandra: {
+      local: v.CASSANDRA_CONTACT_POINTS === undefined,
+      contactPoints: v.CASSANDRA_CONTACT_POINTS ?? [`127.0.0.1:${v.CASSANDRA_PORT}`],
+      port: v.CASSANDRA_PORT,
+      storagePort: v.CASSANDRA_STORAGE_PORT,
+      heap: v.CASSANDRA_HEAP,
+      version: v.CASSANDRA_VERSION,
+      localDataCenter: v.CASSANDRA_LOCAL_DC,
+      keyspace: v.CASSANDRA_KEYSPACE,
+      replication: v.CASSANDRA_REPLICATION,
+      retentionDays: v.RETENTION_DAYS,
+    },
+    postgres: {
+      local: v.DATABASE_URL === undefined,
+      url:
+        v.DATABASE_URL ??
+        `postgres://${LOCAL_PG_USER}:${LOCAL_PG_PASSWORD}@127.0.0.1:${v.PG_PORT}/${LOCAL_PG_DATABASE}`,
+      port: v.PG_PORT,
+    },
+  };
+}
+
+/** The CQL replication map for a `CASSANDRA_REPLICATION` value. */
+export function replicationMap(value: string): string {
+  const [strategy = '', spec = ''] = value.split(':');
+  if (strategy === 'SimpleStrategy') {
+    return `{'class': 'SimpleStrategy', 'replication_factor': ${Number(spec)}}`;
+  }
+  const dcs = spec.split(',').map((pair) => {
+    const [dc = '', rf = ''] = pair.split('=');
+    return `'${dc}': ${Number(rf)}`;
+  });
+  return `{'class': 'NetworkTopologyStrategy', ${dcs.join(', ')}}`;
+}

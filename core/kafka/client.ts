@@ -1,0 +1,69 @@
+/**
+ * The Kafka client boundary. This folder is the only place that imports kafkajs, so the client can be
+ * swapped (for example for @confluentinc/kafka-javascript, which offers the same API shape).
+ */
+import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type logCreator } from 'kafkajs';
+import type { Logger } from '../logger.js';
+
+export interface KafkaClientOptions {
+  readonly brokers: readonly string[];
+  readonly clientId?: string;
+  readonly logger: Logger;
+  readonly connectionTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  /** Retries of the client's own requests (connection and metadata), not of our writes. */
+  readonly retries?: number;
+}
+
+function pinoLogCreator(logger: Logger): logCreator {
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, ...fields } = log;
+      const child = { component: 'kafkajs', ...fields };
+      switch (level) {
+        // kafkajs logs retriable conditions (a rebalance, a coordinator moving) as errors and retries
+        // them itself; what it cannot recover from reaches us as a rejected promise. One level down.
+        case KafkaLogLevel.ERROR:
+          logger.warn(child, message);
+          break;
+        case KafkaLogLevel.WARN:
+          logger.info(child, message);
+          break;
+        case KafkaLogLevel.INFO:
+          logger.debug(child, message);
+          break;
+        case KafkaLogLevel.DEBUG:
+          logger.trace(child, message);
+          break;
+        case KafkaLogLevel.NOTHING:
+          break;
+      }
+    };
+}
+
+// We choose partitioners explicitly; kafkajs's notice about its v2 default is noise.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+export function createKafka(options: KafkaClientOptions): Kafka {
+  return new Kafka({
+    clientId: options.clientId ?? 'tributary',
+    brokers: [...options.brokers],
+    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    retry: { retries: options.retries ?? 5, initialRetryTime: 100, maxRetryTime: 5_000 },
+    logLevel: KafkaLogLevel.INFO,
+    logCreator: pinoLogCreator(options.logger),
+  });
+}
+
+/** Strict readiness probe: a metadata request answered by the cluster. Returns the broker count. */
+export async function probeKafka(options: KafkaClientOptions): Promise<number> {
+  const admin = createKafka({ ...options, retries: 0 }).admin();
+  await admin.connect();
+  try {
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length;
+  } finally {
+    await admin.disconnect();
+  }
+}

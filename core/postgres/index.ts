@@ -1,0 +1,1 @@
+export { createPgPool, probePostgres, type PgClient, type PgPool, type PgPoolOptions } from './client.js';

@@ -1,0 +1,192 @@
+/** A single-node Kafka in KRaft mode (combined broker and controller), run from its Maven jars. */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../../core/config.js';
+import { probeKafka } from '../../core/kafka/index.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import { runChecked } from './commands.js';
+import type { StackLayout } from './layout.js';
+import { fetchJars } from './maven.js';
+import { runningPid, startDetached, stopProcess } from './processes.js';
+import { waitUntilReady } from './readiness.js';
+import { describeService, type LocalService, type ServiceStatus } from './service.js';
+
+/**
+ * The broker brings no logging backend. 4.x ships log4j-core 2.24.3 with slf4j-api 1.7 (so the
+ * log4j-slf4j-impl binding at that version); 3.9.x uses reload4j. Empty means the 3.x binding.
+ */
+function log4jVersion(kafkaVersion: string): string {
+  return kafkaVersion.startsWith('3.') ? '' : '2.24.3';
+}
+
+function serverProperties(config: Config, dataDir: string): string {
+  const { port, controllerPort } = config.kafka;
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@localhost:${controllerPort}`,
+    `listeners=PLAINTEXT://:${port},CONTROLLER://:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://localhost:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${path.join(dataDir, 'logs')}`,
+    'num.partitions=3',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=10',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=10',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    'log.retention.hours=168',
+    'log.segment.bytes=268435456',
+    '',
+  ].join('\n');
+}
+
+const LOG4J2_PROPERTIES = `status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+`;
+
+/** A Kafka cluster id: 16 random bytes, base64url, never starting with '-' (it would parse as a flag). */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+export class KafkaService implements LocalService {
+  readonly name = 'kafka' as const;
+  private readonly paths;
+  private readonly lib: string;
+
+  constructor(
+    private readonly config: Config,
+    private readonly layout: StackLayout,
+    private readonly logger: Logger,
+  ) {
+    this.paths = layout.service('kafka');
+    this.lib = path.join(layout.jarsDir('kafka', config.kafka.version), 'lib');
+  }
+
+  get local(): boolean {
+    return this.config.kafka.local;
+  }
+
+  get ports(): { label: string; port: number }[] {
+    const config = this.config;
+    return [
+      { label: 'Kafka', port: config.kafka.port },
+      { label: 'Kafka controller', port: config.kafka.controllerPort },
+    ];
+  }
+
+  async isRunning(): Promise<boolean> {
+    return (await runningPid(this.paths.pidFile)) !== undefined;
+  }
+
+  private get propertiesFile(): string {
+    return path.join(this.paths.confDir, 'server.properties');
+  }
+
+  async prepare(): Promise<void> {
+    const version = this.config.kafka.version;
+    const artifacts = [{ groupId: 'org.apache.kafka', artifactId: 'kafka_2.13', version }];
+    const log4j = log4jVersion(version);
+    if (log4j === '') {
+      artifacts.push(
+        { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' },
+        { groupId: 'ch.qos.reload4j', artifactId: 'reload4j', version: '1.2.25' },
+      );
+    } else {
+      artifacts.push({ groupId: 'org.apache.logging.log4j', artifactId: 'log4j-slf4j-impl', version: log4j });
+    }
+    await fetchJars(this.layout.jarsDir('kafka', version), 'kafka', artifacts);
+    await mkdir(this.paths.confDir, { recursive: true });
+    await mkdir(this.paths.dataDir, { recursive: true });
+    await writeFile(this.propertiesFile, serverProperties(this.config, this.paths.dataDir));
+    await writeFile(path.join(this.paths.confDir, 'log4j2.properties'), LOG4J2_PROPERTIES);
+    if (!existsSync(path.join(this.paths.dataDir, 'logs', 'meta.properties'))) {
+      this.logger.info({ dataDir: this.paths.dataDir }, 'formatting Kafka storage');
+      await runChecked('formatting Kafka storage', 'java', [
+        ...this.jvmArgs('256m'),
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId(),
+        '-c',
+        this.propertiesFile,
+        '--ignore-formatted',
+      ]);
+    }
+  }
+
+  private jvmArgs(heap: string): string[] {
+    return [
+      `-Xms${heap}`,
+      `-Xmx${heap}`,
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-XX:+ExitOnOutOfMemoryError',
+      '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${path.join(this.paths.confDir, 'log4j2.properties')}`,
+      `-Dkafka.logs.dir=${path.dirname(this.paths.logFile)}`,
+      '-cp',
+      `${this.lib}/*`,
+    ];
+  }
+
+  async start(): Promise<boolean> {
+    if (await this.isRunning()) return false;
+    const pid = await startDetached({
+      command: 'java',
+      args: [...this.jvmArgs(this.config.kafka.heap), 'kafka.Kafka', this.propertiesFile],
+      logFile: this.paths.logFile,
+      pidFile: this.paths.pidFile,
+    });
+    this.logger.info({ pid, log: this.paths.logFile }, 'Kafka started');
+    return true;
+  }
+
+  probe(): Promise<void> {
+    // Connection refusals while the broker starts are expected: probe quietly.
+    return probeKafka({ brokers: this.config.kafka.brokers, logger: silentLogger }).then(() => undefined);
+  }
+
+  waitReady(timeoutMs: number): Promise<void> {
+    return waitUntilReady(
+      { name: 'Kafka', pidFile: this.paths.pidFile, logFile: this.paths.logFile, probe: () => this.probe() },
+      timeoutMs,
+    );
+  }
+
+  stop(): Promise<'not-running' | 'stopped' | 'killed'> {
+    return stopProcess(this.paths.pidFile, 60_000);
+  }
+
+  status(): Promise<ServiceStatus> {
+    return describeService(this, {
+      version: this.config.kafka.version,
+      address: this.config.kafka.brokers.join(','),
+      pidFile: this.paths.pidFile,
+      dataDir: this.paths.dataDir,
+    });
+  }
+}
