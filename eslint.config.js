@@ -29,7 +29,9 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'kafkajs', message: 'Import Kafka types and factories from core/kafka instead.' }] },
+        {
+          paths: [{ name: 'kafkajs', message: 'Import Kafka types and factories from core/kafka instead.' }],
+        },
       ],
     },
   },
