@@ -2,6 +2,7 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { dbCommand } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
+import { serveCommand } from './commands/serve.js';
 import { stackCommand } from './commands/stack.js';
 import { EXIT_USAGE } from './context.js';
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .version('0.1.0');
   program.addCommand(stackCommand());
   program.addCommand(dbCommand());
+  program.addCommand(serveCommand());
   program.addCommand(demoCommand());
   return program;
 }

@@ -67,6 +67,14 @@ const VARIABLES = {
   RETENTION_DAYS: positiveInt.min(60, 'at least 60 days of history are kept').default(60),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   PG_PORT: port.default(5433),
+  API_PORT: port.default(8080),
+  REGISTRY_PORT: port.default(8081),
+  SCHEMA_REGISTRY_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8081'),
+  REGISTRY_ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  RECORDS_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, 'a Kafka topic name')
+    .default('records'),
 } as const;
 
 const EnvSchema = z.object(VARIABLES);
@@ -107,6 +115,19 @@ export interface Config {
   readonly postgres: ServiceEndpoint & {
     readonly url: string;
     readonly port: number;
+  };
+  readonly api: { readonly port: number };
+  readonly registry: {
+    readonly port: number;
+    /** Where clients (gateway, jobs, generator) reach the registry. */
+    readonly url: string;
+    /** When set, writes (register, delete, config) need `Authorization: Bearer <token>`. */
+    readonly adminToken: string | undefined;
+  };
+  readonly topics: {
+    readonly records: string;
+    readonly deadLetter: string;
+    readonly valid: string;
   };
 }
 
@@ -165,6 +186,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         v.DATABASE_URL ??
         `postgres://${LOCAL_PG_USER}:${LOCAL_PG_PASSWORD}@127.0.0.1:${v.PG_PORT}/${LOCAL_PG_DATABASE}`,
       port: v.PG_PORT,
+    },
+    api: { port: v.API_PORT },
+    registry: { port: v.REGISTRY_PORT, url: v.SCHEMA_REGISTRY_URL, adminToken: v.REGISTRY_ADMIN_TOKEN },
+    topics: {
+      records: v.RECORDS_TOPIC,
+      deadLetter: `${v.RECORDS_TOPIC}.dlq`,
+      valid: `${v.RECORDS_TOPIC}.valid`,
     },
   };
 }

@@ -1,0 +1,74 @@
+/**
+ * The HTTP API process: health endpoints and the routes each part contributes (the ingest gateway
+ * today; the feedback API later). Errors become `{ error, message }` with the status of their code.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { isTributaryError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+export interface ReadinessCheck {
+  readonly name: string;
+  readonly check: () => Promise<void>;
+}
+
+export interface ApiAppOptions {
+  readonly logger: Logger;
+  /** Route plugins contributed by the parts (registered in order). */
+  readonly routes?: readonly FastifyPluginAsync[];
+  /** What `/readyz` checks (each dependency answers). */
+  readonly readiness?: readonly ReadinessCheck[];
+  /** Largest accepted request body, in bytes. */
+  readonly bodyLimit?: number;
+}
+
+export async function createApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
+  const log: FastifyBaseLogger = options.logger.child({ component: 'api' });
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
+    disableRequestLogging: true,
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (isTributaryError(error)) {
+      return reply.status(error.httpStatus).send({ error: error.code, message: error.message });
+    }
+    const status =
+      typeof (error as { statusCode?: unknown }).statusCode === 'number'
+        ? (error as { statusCode: number }).statusCode
+        : 500;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    const code =
+      status === 413
+        ? 'PAYLOAD_TOO_LARGE'
+        : status === 400
+          ? 'BAD_REQUEST'
+          : status >= 500
+            ? 'INTERNAL'
+            : 'REQUEST_ERROR';
+    const message = status >= 500 ? 'internal error' : error instanceof Error ? error.message : String(error);
+    return reply.status(status).send({ error: code, message });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` }),
+  );
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const results = await Promise.all(
+      (options.readiness ?? []).map(async ({ name, check }) => {
+        try {
+          await check();
+          return { name, ok: true };
+        } catch (error) {
+          return { name, ok: false, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+    const ready = results.every((r) => r.ok);
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks: results });
+  });
+
+  for (const routes of options.routes ?? []) await app.register(routes);
+  return app;
+}

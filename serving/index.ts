@@ -1,0 +1,1 @@
+export { createApiApp, type ApiAppOptions, type ReadinessCheck } from './app.js';
