@@ -1,8 +1,11 @@
 /** The `tributary` command line. */
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { customersCommand, keysCommand } from './commands/customers.js';
 import { dbCommand } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
+import { generateCommand } from './commands/generate.js';
 import { serveCommand } from './commands/serve.js';
+import { speedCommand } from './commands/speed.js';
 import { stackCommand } from './commands/stack.js';
 import { EXIT_USAGE } from './context.js';
 
@@ -13,6 +16,10 @@ export function buildProgram(): Command {
   program.addCommand(stackCommand());
   program.addCommand(dbCommand());
   program.addCommand(serveCommand());
+  program.addCommand(speedCommand());
+  program.addCommand(customersCommand());
+  program.addCommand(keysCommand());
+  program.addCommand(generateCommand());
   program.addCommand(demoCommand());
   return program;
 }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { TributaryError } from './errors.js';
 
 /** The folder holding Tributary's package.json, from the source tree or from `dist/`. */
-const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
+export const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
 
 function findProjectRoot(start: string): string {
   for (let dir = start; ; dir = path.dirname(dir)) {
@@ -75,6 +75,7 @@ const VARIABLES = {
     .string()
     .regex(/^[A-Za-z0-9._-]{1,200}$/, 'a Kafka topic name')
     .default('records'),
+  RECORDS_PARTITIONS: positiveInt.max(1000).default(6),
 } as const;
 
 const EnvSchema = z.object(VARIABLES);
@@ -128,6 +129,8 @@ export interface Config {
     readonly records: string;
     readonly deadLetter: string;
     readonly valid: string;
+    /** Partitions of the records topics when they are created (more = more parallel consumers). */
+    readonly partitions: number;
   };
 }
 
@@ -193,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       records: v.RECORDS_TOPIC,
       deadLetter: `${v.RECORDS_TOPIC}.dlq`,
       valid: `${v.RECORDS_TOPIC}.valid`,
+      partitions: v.RECORDS_PARTITIONS,
     },
   };
 }

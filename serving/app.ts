@@ -2,7 +2,12 @@
  * The HTTP API process: health endpoints and the routes each part contributes (the ingest gateway
  * today; the feedback API later). Errors become `{ error, message }` with the status of their code.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+} from 'fastify';
 import { isTributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
@@ -26,7 +31,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.setErrorHandler((error, request, reply) => {

@@ -1,32 +1,65 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import type { FastifyInstance } from 'fastify';
+import { createKafka, ensureTopics } from '../../core/kafka/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
+import { ApiKeyAuthenticator } from '../../core/tenants/index.js';
+import {
+  RecordProducer,
+  RecordSerializer,
+  RegistryClient,
+  gatewayRoutes,
+  ingestTopics,
+  recordSubject,
+} from '../../ingest/index.js';
 import { createRegistryApp } from '../../ingest/registry/index.js';
 import { createApiApp } from '../../serving/index.js';
 import { action, commandContext } from '../context.js';
-import { parsePort } from '../options.js';
+import { parseNonNegativeNumber, parsePort, parsePositiveInt } from '../options.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('run the HTTP API (ingest gateway, /healthz) and the schema registry')
+    .description('run the HTTP API (ingest gateway, health) and the schema registry')
     .addOption(new Option('--api-port <port>', 'HTTP API port (default: API_PORT)').argParser(parsePort))
     .addOption(
       new Option('--registry-port <port>', 'schema registry port (default: REGISTRY_PORT)').argParser(
         parsePort,
       ),
     )
-    .option('--no-registry', 'do not run the schema registry in this process')
+    .option('--no-registry', 'do not run the schema registry here (use SCHEMA_REGISTRY_URL)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .addOption(
+      new Option('--max-records <n>', 'most records in one ingest request')
+        .argParser(parsePositiveInt)
+        .default(1_000),
+    )
+    .addOption(
+      new Option('--body-limit <bytes>', 'largest ingest request body')
+        .argParser(parsePositiveInt)
+        .default(5 * 1024 * 1024),
+    )
+    .addOption(
+      new Option(
+        '--auth-cache-seconds <s>',
+        'how long a verified API key is trusted before it is checked again',
+      )
+        .argParser(parseNonNegativeNumber)
+        .default(30),
+    )
     .action(
       action(async (options) => {
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, applicationName: 'tributary-serve' });
+        const kafka = createKafka({ brokers: config.kafka.brokers, logger, clientId: 'tributary-serve' });
         const apps: FastifyInstance[] = [];
+        let producer: RecordProducer | undefined;
         const close = async (): Promise<void> => {
-          for (const app of apps.splice(0)) await app.close();
+          // The API first (in-flight requests finish and their records are acknowledged), then the rest.
+          for (const app of apps.splice(0).reverse()) await app.close();
+          await producer?.close();
           await pool.end();
         };
         try {
+          let registryUrl = config.registry.url;
           if (options.registry) {
             const registry = await createRegistryApp({
               pool,
@@ -34,12 +67,37 @@ export function serveCommand(): Command {
               adminToken: config.registry.adminToken,
             });
             apps.push(registry);
-            const port = options.registryPort ?? config.registry.port;
-            await registry.listen({ port, host: options.host });
-            logger.info({ port }, 'schema registry listening');
+            await registry.listen({ port: options.registryPort ?? config.registry.port, host: options.host });
+            const address = registry.server.address();
+            const port =
+              typeof address === 'object' && address !== null ? address.port : config.registry.port;
+            registryUrl = `http://127.0.0.1:${port}`;
+            process.stdout.write(`schema registry listening on ${registryUrl}\n`);
           }
+          const admin = kafka.admin();
+          await admin.connect();
+          try {
+            await ensureTopics(admin, ingestTopics(config));
+          } finally {
+            await admin.disconnect();
+          }
+          const serializer = await RecordSerializer.create({
+            registry: new RegistryClient({ url: registryUrl, adminToken: config.registry.adminToken }),
+            subject: recordSubject(config.topics.records),
+          });
+          producer = new RecordProducer(kafka, config.topics.records, serializer);
+          await producer.connect();
           const api = await createApiApp({
             logger,
+            bodyLimit: options.bodyLimit,
+            routes: [
+              gatewayRoutes({
+                authenticator: new ApiKeyAuthenticator(pool, options.authCacheSeconds * 1000),
+                producer,
+                logger,
+                maxRecords: options.maxRecords,
+              }),
+            ],
             readiness: [
               {
                 name: 'postgres',
@@ -50,9 +108,12 @@ export function serveCommand(): Command {
             ],
           });
           apps.push(api);
-          const apiPort = options.apiPort ?? config.api.port;
-          await api.listen({ port: apiPort, host: options.host });
-          logger.info({ port: apiPort }, 'API listening');
+          await api.listen({ port: options.apiPort ?? config.api.port, host: options.host });
+          const address = api.server.address();
+          const apiPort = typeof address === 'object' && address !== null ? address.port : config.api.port;
+          process.stdout.write(
+            `API listening on http://127.0.0.1:${apiPort} (record schema id ${serializer.schemaId})\n`,
+          );
         } catch (error) {
           await close();
           throw error;

@@ -3,6 +3,8 @@ import cassandra from 'cassandra-driver';
 import type { Logger } from '../logger.js';
 
 export type CassandraClient = cassandra.Client;
+export const cassandraTypes = cassandra.types;
+export type LocalDate = cassandra.types.LocalDate;
 
 export interface CassandraClientOptions {
   readonly contactPoints: readonly string[];
@@ -23,6 +25,8 @@ export function createCassandraClient(options: CassandraClientOptions): Cassandr
       readTimeout: options.readTimeoutMs ?? 30_000,
     },
     queryOptions: { prepare: true, consistency: cassandra.types.consistencies.localQuorum },
+    // bigint columns as JavaScript bigint (amounts in minor units exceed 2^53), never as Long objects.
+    encoding: { useBigIntAsLong: true, useBigIntAsVarint: true },
   });
   const logger = options.logger;
   if (logger !== undefined) {

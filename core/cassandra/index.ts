@@ -1,5 +1,7 @@
 export {
   createCassandraClient,
+  cassandraTypes,
+  type LocalDate,
   probeCassandra,
   type CassandraClient,
   type CassandraClientOptions,

@@ -1,11 +1,14 @@
 export { createKafka, probeKafka, type KafkaClientOptions } from './client.js';
+export { ensureTopics, type TopicSpec } from './topics.js';
 export type {
   Admin,
   Consumer,
   EachBatchPayload,
   EachMessagePayload,
+  IHeaders,
   Kafka,
   KafkaMessage,
+  Message,
   Producer,
   RecordMetadata,
   Transaction,

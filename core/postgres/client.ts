@@ -22,7 +22,12 @@ export function createPgPool(options: PgPoolOptions): PgPool {
   });
   pool.on('error', (error) => {
     // An idle client lost its connection; the pool discards it and the next checkout reconnects.
-    options.logger?.warn({ err: error, component: 'pg-pool' }, 'idle PostgreSQL connection failed');
+    // Only message and SQLSTATE: pg errors carry the whole client object.
+    const { message, code } = error as Error & { code?: string };
+    options.logger?.warn(
+      { err: { message, code }, component: 'pg-pool' },
+      'idle PostgreSQL connection failed',
+    );
   });
   return pool;
 }

@@ -1,19 +1,15 @@
 /**
  * The schema registry: a server speaking the Confluent Schema Registry REST API, stored in PostgreSQL.
- * (Interface fixed first; the implementation lands in this folder.)
+ * `tributary serve` listens it on REGISTRY_PORT.
  */
-import type { FastifyInstance } from 'fastify';
-import type { Logger } from '../../core/logger.js';
-import type { PgPool } from '../../core/postgres/index.js';
-
-export interface RegistryAppOptions {
-  readonly pool: PgPool;
-  readonly logger: Logger;
-  /** When set, register/delete/config writes need `Authorization: Bearer <adminToken>`. */
-  readonly adminToken?: string | undefined;
-}
-
-/** Builds the registry's HTTP app (not listening). */
-export function createRegistryApp(_options: RegistryAppOptions): Promise<FastifyInstance> {
-  return Promise.reject(new Error('schema registry not implemented yet'));
-}
+export { createRegistryApp, REGISTRY_CONTENT_TYPE, type RegistryAppOptions } from './app.js';
+export { parseAvroSchema, SCHEMA_TYPES, type ParsedSchema, type SchemaType } from './canonical.js';
+export {
+  checkCompatibility,
+  COMPATIBILITY_LEVELS,
+  DEFAULT_COMPATIBILITY,
+  parseCompatibilityLevel,
+  type CompatibilityLevel,
+  type PreviousSchema,
+} from './compatibility.js';
+export { isRegistryError, RegistryError } from './errors.js';

@@ -1,0 +1,10 @@
+export { addCustomer, getCustomer, listCustomers, type Customer } from './customers.js';
+export {
+  ApiKeyAuthenticator,
+  createApiKey,
+  hashKey,
+  listApiKeys,
+  revokeApiKey,
+  type ApiKeyInfo,
+  type Principal,
+} from './api-keys.js';

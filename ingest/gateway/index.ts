@@ -1,0 +1,7 @@
+export {
+  authenticate,
+  gatewayRoutes,
+  type GatewayOptions,
+  type IngestAnswer,
+  type RecordResult,
+} from './routes.js';

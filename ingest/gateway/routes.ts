@@ -1,0 +1,128 @@
+/**
+ * POST /v1/records: a JSON batch of one customer's records, authenticated by that customer's API key.
+ * Each record is decoded and validated; the acceptable ones are produced to Kafka (idempotent
+ * producer, acks from all in-sync replicas) and the answer is sent only after Kafka acknowledged
+ * them, with a result per record. Nothing is produced when the request as a whole is refused.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { TributaryError, describeError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { TributaryRecord } from '../../core/record.js';
+import type { ApiKeyAuthenticator, Principal } from '../../core/tenants/index.js';
+import { decodeJsonRecord } from '../contract/json.js';
+import { validateRecord } from '../contract/validate.js';
+import type { RecordProducer } from '../producer.js';
+
+export interface GatewayOptions {
+  readonly authenticator: ApiKeyAuthenticator;
+  readonly producer: RecordProducer;
+  readonly logger: Logger;
+  /** Most records in one request (default 1,000); more is 413. */
+  readonly maxRecords?: number;
+}
+
+export type RecordResult =
+  | { readonly index: number; readonly record_id: string | null; readonly status: 'accepted' }
+  | {
+      readonly index: number;
+      readonly record_id: string | null;
+      readonly status: 'rejected';
+      readonly reason: string;
+    };
+
+export interface IngestAnswer {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly results: readonly RecordResult[];
+}
+
+/** The caller's principal from `Authorization: Bearer <key>`; 401 when missing, unknown or revoked. */
+export async function authenticate(
+  request: FastifyRequest,
+  authenticator: ApiKeyAuthenticator,
+): Promise<Principal> {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (match?.[1] === undefined) {
+    throw new TributaryError('UNAUTHORIZED', 'missing API key: send `Authorization: Bearer <api key>`');
+  }
+  const principal = await authenticator.verify(match[1]);
+  if (principal === undefined) throw new TributaryError('UNAUTHORIZED', 'unknown or revoked API key');
+  return principal;
+}
+
+function recordsOf(body: unknown): unknown[] {
+  if (Array.isArray(body)) return body;
+  if (typeof body === 'object' && body !== null && Array.isArray((body as { records?: unknown }).records)) {
+    return (body as { records: unknown[] }).records;
+  }
+  throw new TributaryError('BAD_REQUEST', 'the body must be a JSON array of records or {"records": [...]}');
+}
+
+function recordIdOf(item: unknown): string | null {
+  if (typeof item !== 'object' || item === null) return null;
+  const id = (item as { record_id?: unknown }).record_id;
+  return typeof id === 'string' ? id : null;
+}
+
+export function gatewayRoutes(options: GatewayOptions): FastifyPluginAsync {
+  const maxRecords = options.maxRecords ?? 1_000;
+  // eslint-disable-next-line @typescript-eslint/require-await -- fastify plugins are async functions
+  return async (app) => {
+    app.post('/v1/records', async (request: FastifyRequest, reply: FastifyReply) => {
+      const principal = await authenticate(request, options.authenticator);
+      const items = recordsOf(request.body);
+      if (items.length === 0) throw new TributaryError('BAD_REQUEST', 'the batch has no records');
+      if (items.length > maxRecords) {
+        throw new TributaryError(
+          'PAYLOAD_TOO_LARGE',
+          `${items.length} records in one request; at most ${maxRecords}`,
+        );
+      }
+
+      const results: RecordResult[] = [];
+      const accepted: TributaryRecord[] = [];
+      for (const [index, item] of items.entries()) {
+        const decoded = decodeJsonRecord(item);
+        const recordId = recordIdOf(item);
+        if (!decoded.ok) {
+          results.push({ index, record_id: recordId, status: 'rejected', reason: decoded.reason });
+          continue;
+        }
+        if (decoded.record.customer_id !== principal.customerId) {
+          throw new TributaryError(
+            'FORBIDDEN',
+            `record ${index} belongs to customer ${JSON.stringify(decoded.record.customer_id)}; this key may only send records of ${principal.customerId}`,
+          );
+        }
+        const problems = validateRecord(decoded.record);
+        if (problems.length > 0) {
+          results.push({ index, record_id: recordId, status: 'rejected', reason: problems.join('; ') });
+          continue;
+        }
+        accepted.push(decoded.record);
+        results.push({ index, record_id: recordId, status: 'accepted' });
+      }
+
+      try {
+        await options.producer.send(accepted);
+      } catch (error) {
+        options.logger.error({ err: error, customer: principal.customerId }, 'producing to Kafka failed');
+        throw new TributaryError(
+          'UNAVAILABLE',
+          `records not accepted: Kafka did not acknowledge them (${describeError(error)}); retry the request`,
+          {
+            retriable: true,
+            cause: error,
+          },
+        );
+      }
+      const answer: IngestAnswer = {
+        accepted: accepted.length,
+        rejected: results.length - accepted.length,
+        results,
+      };
+      return reply.status(200).send(answer);
+    });
+  };
+}

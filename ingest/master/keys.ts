@@ -1,0 +1,47 @@
+/** How a record is placed in the master dataset: its UTC day, its bucket, its time to live. */
+
+/** Buckets per day of the `records` table (see migrations/cassandra/0001_master_dataset.cql). */
+export const RECORD_BUCKETS = 32;
+
+const DAY_MS = 86_400_000;
+/** Cassandra refuses TTLs above 20 years. */
+const MAX_TTL_SECONDS = 630_720_000;
+/** A record older than the window is still stored (the batch layer ignores it) for at least an hour. */
+const MIN_TTL_SECONDS = 3_600;
+/** Kept this long past the retention window, so a nightly run at the edge still sees it. */
+const GRACE_DAYS = 2;
+
+/** FNV-1a, 32 bits, over UTF-16 code units: small, fast, stable across processes and languages. */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+export function recordBucket(customerId: string, recordId: string): number {
+  return fnv1a32(`${customerId}\u0000${recordId}`) % RECORD_BUCKETS;
+}
+
+/** The UTC day of an instant as YYYY-MM-DD. */
+export function utcDay(time: Date): string {
+  return time.toISOString().slice(0, 10);
+}
+
+/** Seconds until the record leaves the retention window (plus grace), measured from `now`. */
+export function recordTtlSeconds(eventTime: Date, retentionDays: number, now: number = Date.now()): number {
+  const expiresAt = eventTime.getTime() + (retentionDays + GRACE_DAYS) * DAY_MS;
+  const seconds = Math.ceil((expiresAt - now) / 1000);
+  return Math.min(MAX_TTL_SECONDS, Math.max(MIN_TTL_SECONDS, seconds));
+}
+
+/** The days from `from` to `to` inclusive, as YYYY-MM-DD. */
+export function daysBetween(from: string, to: string): string[] {
+  const days: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += DAY_MS) {
+    days.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return days;
+}

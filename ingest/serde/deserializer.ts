@@ -1,0 +1,141 @@
+/**
+ * Decodes Confluent-framed Avro into the current record version, whatever registered version wrote
+ * it (schema resolution), and says precisely why a message cannot be accepted. Writer schemas are
+ * fetched once per id; resolvers are cached per id. Registry outages are thrown (retriable), never
+ * mistaken for bad messages.
+ */
+import { describeError } from '../../core/errors.js';
+import type { TributaryRecord } from '../../core/record.js';
+import { avroType, type AvroResolver, type AvroType } from '../contract/avro.js';
+import { recordType } from '../contract/schemas.js';
+import { validateRecord } from '../contract/validate.js';
+import { RegistryError } from './registry-client.js';
+import { unframe } from './wire.js';
+
+export const REJECTION_CODES = [
+  'EMPTY',
+  'BAD_MAGIC_BYTE',
+  'TRUNCATED',
+  'OVERSIZED',
+  'UNKNOWN_SCHEMA_ID',
+  'INCOMPATIBLE_SCHEMA',
+  'UNDECODABLE',
+  'INVALID_VALUE',
+  'KEY_MISMATCH',
+] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+
+export type Decoded =
+  | { readonly ok: true; readonly record: TributaryRecord; readonly schemaId: number }
+  | { readonly ok: false; readonly code: RejectionCode; readonly reason: string; readonly schemaId?: number };
+
+type Reader =
+  | { readonly ok: true; readonly resolver: AvroResolver | undefined }
+  | { readonly ok: false; readonly code: RejectionCode; readonly reason: string };
+
+/** Where writer schemas come from: the registry client, or fixed schemas in protocol tests. */
+export interface SchemaSource {
+  schemaById(id: number): Promise<string>;
+}
+
+export interface DeserializerOptions {
+  readonly registry: SchemaSource;
+  /** Largest accepted message value in bytes (default 64 KiB). */
+  readonly maxBytes?: number;
+}
+
+export class RecordDeserializer {
+  private readonly reader: AvroType = recordType();
+  private readonly readers = new Map<number, Reader>();
+  private readonly maxBytes: number;
+
+  constructor(private readonly options: DeserializerOptions) {
+    this.maxBytes = options.maxBytes ?? 64 * 1024;
+  }
+
+  /** Fetches the writer schemas of these values (once per id) so that decode() can run synchronously. */
+  async prepare(values: readonly (Buffer | null)[]): Promise<void> {
+    const wanted = new Set<number>();
+    for (const value of values) {
+      if (value !== null && value.length >= 5 && value[0] === 0) {
+        const id = value.readInt32BE(1);
+        if (!this.readers.has(id)) wanted.add(id);
+      }
+    }
+    for (const id of wanted) this.readers.set(id, await this.loadReader(id));
+  }
+
+  private async loadReader(id: number): Promise<Reader> {
+    let text: string;
+    try {
+      text = await this.options.registry.schemaById(id);
+    } catch (error) {
+      if (error instanceof RegistryError && error.status === 404) {
+        return { ok: false, code: 'UNKNOWN_SCHEMA_ID', reason: `schema id ${id} is not registered` };
+      }
+      throw error; // the registry is unreachable: retry, do not dead-letter
+    }
+    let writer: AvroType;
+    try {
+      writer = avroType(text);
+    } catch (error) {
+      return {
+        ok: false,
+        code: 'INCOMPATIBLE_SCHEMA',
+        reason: `schema id ${id} is not a usable Avro schema: ${describeError(error)}`,
+      };
+    }
+    if (writer.equals(this.reader)) return { ok: true, resolver: undefined };
+    try {
+      return { ok: true, resolver: this.reader.createResolver(writer) };
+    } catch (error) {
+      return {
+        ok: false,
+        code: 'INCOMPATIBLE_SCHEMA',
+        reason: `schema id ${id} cannot be read as the current record version: ${describeError(error)}`,
+      };
+    }
+  }
+
+  /** Decodes one value; prepare() must have seen it. `key` is checked against customer_id. */
+  decode(value: Buffer | null, key?: Buffer | null): Decoded {
+    const framed = unframe(value);
+    if (!framed.ok) return framed;
+    const size = value?.length ?? 0;
+    if (size > this.maxBytes)
+      return {
+        ok: false,
+        code: 'OVERSIZED',
+        reason: `${size} bytes exceeds the limit of ${this.maxBytes}`,
+        schemaId: framed.schemaId,
+      };
+    const reader = this.readers.get(framed.schemaId);
+    if (reader === undefined) throw new Error(`schema id ${framed.schemaId} was not prepared`);
+    if (!reader.ok) return { ...reader, schemaId: framed.schemaId };
+    let record: TributaryRecord;
+    try {
+      record = this.reader.fromBuffer(framed.body, reader.resolver) as TributaryRecord;
+    } catch (error) {
+      const reason = describeError(error);
+      const code: RejectionCode = /truncated/i.test(reason) ? 'TRUNCATED' : 'UNDECODABLE';
+      return {
+        ok: false,
+        code,
+        reason: `cannot decode with schema id ${framed.schemaId}: ${reason}`,
+        schemaId: framed.schemaId,
+      };
+    }
+    const problems = validateRecord(record);
+    if (problems.length > 0)
+      return { ok: false, code: 'INVALID_VALUE', reason: problems.join('; '), schemaId: framed.schemaId };
+    if (key !== undefined && key !== null && key.toString('utf8') !== record.customer_id) {
+      return {
+        ok: false,
+        code: 'KEY_MISMATCH',
+        reason: "the message key is not the record's customer_id",
+        schemaId: framed.schemaId,
+      };
+    }
+    return { ok: true, record, schemaId: framed.schemaId };
+  }
+}

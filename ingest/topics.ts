@@ -1,0 +1,18 @@
+/** The ingest topics: raw records, records accepted by validation, and dead letters. */
+import type { Config } from '../core/config.js';
+import type { TopicSpec } from '../core/kafka/index.js';
+
+const DAY_MS = 86_400_000;
+
+export function ingestTopics(config: Config): TopicSpec[] {
+  const { records, valid, deadLetter, partitions } = config.topics;
+  return [
+    { topic: records, partitions, config: { 'retention.ms': String(7 * DAY_MS) } },
+    { topic: valid, partitions, config: { 'retention.ms': String(7 * DAY_MS) } },
+    {
+      topic: deadLetter,
+      partitions: Math.min(partitions, 3),
+      config: { 'retention.ms': String(30 * DAY_MS) },
+    },
+  ];
+}

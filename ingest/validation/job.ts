@@ -1,0 +1,247 @@
+/**
+ * The upstream validation job (the top of the diamond). It consumes `records`, decodes and validates
+ * each message, writes every accepted record to the Cassandra master dataset (idempotent), and then,
+ * in one Kafka transaction per input batch, passes accepted records on to `records.valid`, routes
+ * everything it cannot accept to `records.dlq` with the reason, and commits the input offsets.
+ * So offsets move only after the Cassandra writes are durable, and a crash at any point replays the
+ * batch: Cassandra rewrites are harmless and the aborted transaction's outputs are never seen by
+ * read_committed consumers. For any run, records in = accepted + dead-lettered.
+ */
+import type { CassandraClient } from '../../core/cassandra/index.js';
+import type { Config } from '../../core/config.js';
+import { describeError } from '../../core/errors.js';
+import {
+  ensureTopics,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type Message,
+  type Producer,
+} from '../../core/kafka/index.js';
+import type { Logger } from '../../core/logger.js';
+import { retry } from '../../core/retry.js';
+import { MasterDatasetWriter, type StoredRecord } from '../master/index.js';
+import { RecordDeserializer, type RegistryClient } from '../serde/index.js';
+import { ingestTopics } from '../topics.js';
+import { deadLetterHeaders, passOnHeaders } from './headers.js';
+
+export interface ValidationJobOptions {
+  readonly config: Config;
+  readonly kafka: Kafka;
+  readonly cassandra: CassandraClient;
+  readonly registry: RegistryClient;
+  readonly logger: Logger;
+  readonly groupId?: string;
+  /** Bytes fetched per partition per request: bounds memory (default 1 MiB). */
+  readonly maxBytesPerPartition?: number;
+  readonly maxMessageBytes?: number;
+}
+
+export interface ValidationStats {
+  readonly in: number;
+  readonly accepted: number;
+  readonly deadLettered: number;
+  readonly batches: number;
+}
+
+export const VALIDATION_JOB = 'validation';
+/** Messages per produce request inside a transaction (≈ 300 KiB with headers). */
+const OUTPUT_CHUNK = 1_000;
+
+export class ValidationJob {
+  readonly groupId: string;
+  private readonly consumer: Consumer;
+  private readonly producers = new Map<number, Promise<Producer>>();
+  private readonly deserializer: RecordDeserializer;
+  private readonly writer: MasterDatasetWriter;
+  private readonly logger: Logger;
+  private counts = { in: 0, accepted: 0, deadLettered: 0, batches: 0 };
+  private closing: Promise<void> | undefined;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(private readonly options: ValidationJobOptions) {
+    const { config } = options;
+    this.groupId = options.groupId ?? 'tributary.validation';
+    this.logger = options.logger.child({ job: VALIDATION_JOB });
+    this.consumer = options.kafka.consumer({
+      groupId: this.groupId,
+      readUncommitted: false,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      maxBytes: 8 * 1024 * 1024,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
+    this.deserializer = new RecordDeserializer({
+      registry: options.registry,
+      ...(options.maxMessageBytes === undefined ? {} : { maxBytes: options.maxMessageBytes }),
+    });
+    this.writer = new MasterDatasetWriter({
+      client: options.cassandra,
+      keyspace: config.cassandra.keyspace,
+      retentionDays: config.cassandra.retentionDays,
+    });
+  }
+
+  stats(): ValidationStats {
+    return { ...this.counts };
+  }
+
+  async start(): Promise<void> {
+    const { config, kafka } = this.options;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, ingestTopics(config));
+    } finally {
+      await admin.disconnect();
+    }
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: config.topics.records, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.topics.partitions,
+      eachBatch: (payload) => this.track(this.processBatch(payload)),
+    });
+    this.logger.info({ groupId: this.groupId, topic: config.topics.records }, 'validation job started');
+  }
+
+  /**
+   * One transactional producer per input partition, with a transactional id derived from the
+   * partition: whoever processes the partition next (after a crash or a rebalance) fences the old one.
+   */
+  private producerFor(partition: number): Promise<Producer> {
+    let producer = this.producers.get(partition);
+    if (producer === undefined) {
+      const created = this.options.kafka.producer({
+        transactionalId: `${this.groupId}.${this.options.config.topics.records}.${partition}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      producer = created.connect().then(() => created);
+      // A failed connection is not kept: the next batch tries again.
+      void producer.catch(() => this.producers.delete(partition));
+      this.producers.set(partition, producer);
+    }
+    return producer;
+  }
+
+  /** Remembers work in flight so that close() can wait for it even if the consumer stops first. */
+  private async track(work: Promise<void>): Promise<void> {
+    this.inflight.add(work);
+    try {
+      await work;
+    } finally {
+      this.inflight.delete(work);
+    }
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const messages = batch.messages;
+    const last = messages[messages.length - 1];
+    if (last === undefined || !payload.isRunning() || payload.isStale()) return;
+    const { config } = this.options;
+
+    await retry(() => this.deserializer.prepare(messages.map((m) => m.value)), {
+      attempts: 10,
+      retriable: () => true,
+      onRetry: (error) => {
+        this.logger.warn({ err: error }, 'schema registry unavailable; retrying');
+      },
+    });
+
+    const accepted: StoredRecord[] = [];
+    const valid: Message[] = [];
+    const dead: Message[] = [];
+    for (const message of messages) {
+      const origin = { topic: batch.topic, partition: batch.partition, message };
+      const decoded = this.deserializer.decode(message.value, message.key);
+      if (decoded.ok) {
+        accepted.push({ record: decoded.record, schemaId: decoded.schemaId });
+        valid.push({
+          key: message.key,
+          value: message.value,
+          timestamp: message.timestamp,
+          headers: passOnHeaders(origin, decoded.schemaId),
+        });
+      } else {
+        dead.push({
+          key: message.key,
+          value: message.value,
+          headers: deadLetterHeaders(origin, VALIDATION_JOB, decoded.code, decoded.reason),
+        });
+      }
+    }
+
+    await retry(() => this.writer.write(accepted), {
+      attempts: 6,
+      retriable: () => true,
+      onRetry: (error) => {
+        this.logger.warn({ err: error }, 'master dataset write failed; retrying');
+      },
+    });
+    await payload.heartbeat();
+
+    const producer = await this.producerFor(batch.partition);
+    const transaction = await producer.transaction();
+    try {
+      // In chunks: one produce request carries one record batch per partition, and a record batch
+      // must stay under the broker's message.max.bytes (1 MiB by default).
+      for (const [topic, list] of [
+        [config.topics.valid, valid],
+        [config.topics.deadLetter, dead],
+      ] as const) {
+        for (let i = 0; i < list.length; i += OUTPUT_CHUNK) {
+          await transaction.send({ topic, acks: -1, messages: list.slice(i, i + OUTPUT_CHUNK) });
+        }
+      }
+      await transaction.sendOffsets({
+        consumerGroupId: this.groupId,
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }],
+          },
+        ],
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch((abortError: unknown) => {
+        this.logger.warn(
+          { err: abortError },
+          'aborting the transaction failed (the broker aborts it on timeout)',
+        );
+      });
+      this.producers.delete(batch.partition);
+      await producer.disconnect().catch(() => undefined);
+      throw new Error(
+        `batch of ${messages.length} at ${batch.topic}/${batch.partition}@${messages[0]?.offset ?? '?'} not committed: ${describeError(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    payload.resolveOffset(last.offset);
+    await payload.heartbeat();
+    this.counts.in += messages.length;
+    this.counts.accepted += accepted.length;
+    this.counts.deadLettered += dead.length;
+    this.counts.batches += 1;
+  }
+
+  /** Stops fetching, lets the batch in flight finish and commit, then disconnects. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.consumer.disconnect();
+      await Promise.allSettled([...this.inflight]);
+      const producers = await Promise.allSettled([...this.producers.values()]);
+      this.producers.clear();
+      for (const result of producers) {
+        if (result.status === 'fulfilled') await result.value.disconnect();
+      }
+      this.logger.info(this.stats(), 'validation job stopped');
+    })();
+    return this.closing;
+  }
+}

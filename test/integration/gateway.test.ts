@@ -1,0 +1,138 @@
+/**
+ * POST /v1/records through a real `tributary serve`: keys, limits, a corpus of bad records, and what
+ * reaches Kafka is exactly what the answer called accepted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey, addCustomer, revokeApiKey } from '../../core/tenants/index.js';
+import { RecordDeserializer, RegistryClient, recordToJson } from '../../ingest/index.js';
+import type { TributaryRecord } from '../../core/record.js';
+import { BAD_KINDS, badJson } from '../../scripts/generate/index.js';
+import { kafkaClient, pgPool } from '../helpers/context.js';
+import { readTopic } from '../helpers/kafka.js';
+import { uniqueName } from '../helpers/names.js';
+import { startServe } from '../helpers/process.js';
+
+const kafka = kafkaClient();
+const pool = pgPool();
+const topic = uniqueName('records');
+let apiUrl: string;
+let registryUrl: string;
+let stop: () => Promise<unknown>;
+let customer: string;
+let key: string;
+
+function record(i: number, owner = customer): TributaryRecord {
+  return {
+    record_id: `g-${i}`,
+    customer_id: owner,
+    event_time: new Date(Date.UTC(2026, 10, 20, 12, 0, i)),
+    account_id: 'acc-1',
+    amount_minor: BigInt(250 + i),
+    currency: 'EUR',
+    category: 'grocery',
+    country: 'FR',
+    merchant: 'Nordwind',
+    attributes: {},
+    channel: 'app',
+  };
+}
+
+async function post(
+  body: unknown,
+  apiKey: string | null = key,
+  raw?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${apiUrl}/v1/records`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(apiKey === null ? {} : { authorization: `Bearer ${apiKey}` }),
+    },
+    body: raw ?? JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+beforeAll(async () => {
+  const serve = await startServe({ RECORDS_TOPIC: topic }, [
+    '--max-records',
+    '50',
+    '--body-limit',
+    '65536',
+    '--auth-cache-seconds',
+    '0',
+  ]);
+  apiUrl = serve.apiUrl;
+  registryUrl = serve.registryUrl;
+  stop = () => serve.process.stop();
+  customer = uniqueName('gw');
+  await addCustomer(pool, customer, 'Gateway test');
+  key = (await createApiKey(pool, customer)).key;
+});
+afterAll(() => stop());
+
+describe('ingest gateway', () => {
+  it('accepts valid records, rejects each bad one with a reason, and Kafka holds exactly the accepted ones', async () => {
+    const good = [record(1), record(2), { ...record(3), amount_minor: 9_007_199_254_740_993n }];
+    const bad = BAD_KINDS.map((kind, i) => badJson(kind, record(100 + i)));
+    const body = [
+      ...good.map(recordToJson),
+      ...bad,
+      'not an object',
+      null,
+      { ...recordToJson(record(200)), event_time: '2026-11-20' },
+    ];
+    // Amounts beyond 2^53 travel as strings in JSON.
+    expect((body[2] as Record<string, unknown>).amount_minor).toBe('9007199254740993');
+    const answer = await post({ records: body });
+    expect(answer.status).toBe(200);
+    expect(answer.body.accepted).toBe(3);
+    expect(answer.body.rejected).toBe(bad.length + 3);
+    const results = answer.body.results as { index: number; status: string; reason?: string }[];
+    expect(results.filter((r) => r.status === 'accepted').map((r) => r.index)).toEqual([0, 1, 2]);
+    for (const r of results.filter((x) => x.status === 'rejected'))
+      expect(r.reason?.length).toBeGreaterThan(3);
+
+    const messages = await readTopic(kafka, topic);
+    expect(messages).toHaveLength(3);
+    const deserializer = new RecordDeserializer({ registry: new RegistryClient({ url: registryUrl }) });
+    await deserializer.prepare(messages.map((m) => m.message.value));
+    const decoded = messages.map((m) => deserializer.decode(m.message.value, m.message.key));
+    const records = decoded.map((d) => (d.ok ? d.record : undefined));
+    expect(records.map((r) => r?.record_id).sort()).toEqual(['g-1', 'g-2', 'g-3']);
+    expect(records.find((r) => r?.record_id === 'g-3')?.amount_minor).toBe(9_007_199_254_740_993n);
+    expect(messages.every((m) => m.message.key?.toString() === customer)).toBe(true);
+  });
+
+  it('401 without a key, with an unknown key and with a revoked key', async () => {
+    expect((await post([recordToJson(record(1))], null)).status).toBe(401);
+    expect((await post([recordToJson(record(1))], 'trb_000000000000_' + 'x'.repeat(43))).status).toBe(401);
+    const extra = await createApiKey(pool, customer);
+    expect((await post([recordToJson(record(5))], extra.key)).status).toBe(200);
+    await revokeApiKey(pool, extra.keyId);
+    const revoked = await post([recordToJson(record(5))], extra.key);
+    expect(revoked.status).toBe(401);
+    expect(revoked.body.message).toMatch(/revoked/);
+  });
+
+  it('403 when a record belongs to another customer, and nothing of the batch is produced', async () => {
+    const before = (await readTopic(kafka, topic)).length;
+    const answer = await post([recordToJson(record(7)), recordToJson(record(8, 'someone-else'))]);
+    expect(answer.status).toBe(403);
+    expect(answer.body.message).toMatch(/someone-else/);
+    expect((await readTopic(kafka, topic)).length).toBe(before);
+  });
+
+  it('400 for malformed JSON and for a body that is not a batch; 413 for too many records or bytes', async () => {
+    const malformed = await post(undefined, key, '{"records": [');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.message).toBeTruthy();
+    expect((await post({ hello: 'world' })).status).toBe(400);
+    expect((await post([])).status).toBe(400);
+    const tooMany = await post(Array.from({ length: 51 }, (_, i) => recordToJson(record(i))));
+    expect(tooMany.status).toBe(413);
+    expect(tooMany.body.message).toMatch(/at most 50/);
+    const tooBig = await post([{ ...recordToJson(record(1)), attributes: { blob: 'x'.repeat(70_000) } }]);
+    expect(tooBig.status).toBe(413);
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * The validation job against real Kafka, Cassandra and the registry: every message is accounted for
+ * (accepted + dead-lettered = in), dead letters carry code, reason and origin, accepted records land
+ * in the master dataset once, and both record versions are accepted at once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cassandraTypes } from '../../core/cassandra/index.js';
+import type { TributaryRecord } from '../../core/record.js';
+import {
+  RecordProducer,
+  RecordSerializer,
+  RegistryClient,
+  recordSubject,
+  recordBucket,
+  utcDay,
+} from '../../ingest/index.js';
+import { HEADER, headerText, ValidationJob } from '../../ingest/validation/index.js';
+import { BAD_KINDS, badBytes } from '../../scripts/generate/index.js';
+import { cassandraClient, kafkaClient, logger } from '../helpers/context.js';
+import { ingestWorld, type IngestWorld } from '../helpers/ingest.js';
+import { committedSum, endOffsetSum, readTopic } from '../helpers/kafka.js';
+import { startServe } from '../helpers/process.js';
+import { uniqueName } from '../helpers/names.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const kafka = kafkaClient();
+const cassandra = cassandraClient();
+let registryUrl: string;
+let stopServe: () => Promise<unknown>;
+
+beforeAll(async () => {
+  const serve = await startServe();
+  registryUrl = serve.registryUrl;
+  stopServe = () => serve.process.stop();
+});
+afterAll(() => stopServe());
+
+function record(customer: string, i: number): TributaryRecord {
+  return {
+    record_id: `${customer}-r${i}`,
+    customer_id: customer,
+    event_time: new Date(Date.now() - i * 60_000),
+    account_id: `${customer}-acc-${i % 3}`,
+    amount_minor: BigInt(1_000 + i),
+    currency: 'EUR',
+    category: i % 2 === 0 ? 'grocery' : 'fuel',
+    country: 'FR',
+    merchant: i % 5 === 0 ? null : 'Nordwind',
+    attributes: { i: String(i) },
+    channel: 'web',
+  };
+}
+
+async function runUntilDrained(world: IngestWorld): Promise<ValidationJob> {
+  const job = new ValidationJob({
+    config: world.config,
+    kafka,
+    cassandra,
+    registry: new RegistryClient({ url: registryUrl }),
+    logger,
+    groupId: world.groupId,
+  });
+  await job.start();
+  const topic = world.config.topics.records;
+  const end = await endOffsetSum(kafka, topic);
+  await waitFor(async () => (await committedSum(kafka, world.groupId, topic)) === end, {
+    timeoutMs: 90_000,
+    description: 'the validation job to commit every input offset',
+  });
+  await job.close();
+  return job;
+}
+
+describe('validation job', () => {
+  it('accounts for every message: accepted to records.valid and the master dataset, the rest to the DLQ with reasons', async () => {
+    const world = await ingestWorld(registryUrl);
+    const customer = uniqueName('cust');
+    const serializer = await RecordSerializer.create({
+      registry: new RegistryClient({ url: registryUrl }),
+      subject: recordSubject(world.config.topics.records),
+    });
+    const producer = new RecordProducer(kafka, world.config.topics.records, serializer);
+    await producer.connect();
+    const good = Array.from({ length: 200 }, (_, i) => record(customer, i));
+    await producer.send(good);
+    await producer.send(good.slice(0, 10)); // exact re-sends: accepted again, stored once
+    const bad = BAD_KINDS.map((kind, i) => ({
+      kind,
+      value: badBytes(kind, record(customer, 1_000 + i), serializer),
+    }));
+    await producer.sendRaw([
+      ...bad.map((b) => ({ key: customer, value: b.value })),
+      { key: 'not-the-customer', value: serializer.encode(record(customer, 2_000)) },
+      { key: customer, value: Buffer.alloc(0) },
+    ]);
+    await producer.close();
+
+    const job = await runUntilDrained(world);
+    expect(job.stats()).toMatchObject({ in: 218, accepted: 210, deadLettered: 8 });
+
+    const valid = await readTopic(kafka, world.config.topics.valid);
+    const dead = await readTopic(kafka, world.config.topics.deadLetter);
+    expect(valid).toHaveLength(210);
+    expect(dead).toHaveLength(8);
+    const codes = dead.map((d) => headerText(d.message.headers, HEADER.errorCode)).sort();
+    expect(codes).toEqual(
+      [
+        'BAD_MAGIC_BYTE',
+        'EMPTY',
+        'INVALID_VALUE',
+        'INVALID_VALUE',
+        'KEY_MISMATCH',
+        'TRUNCATED',
+        'UNDECODABLE',
+        'UNKNOWN_SCHEMA_ID',
+      ].sort(),
+    );
+    for (const d of dead) {
+      expect(headerText(d.message.headers, HEADER.errorReason)?.length).toBeGreaterThan(5);
+      expect(headerText(d.message.headers, HEADER.sourceTopic)).toBe(world.config.topics.records);
+      expect(headerText(d.message.headers, HEADER.sourceOffset)).toMatch(/^\d+$/);
+      expect(headerText(d.message.headers, HEADER.sourcePartition)).toMatch(/^\d+$/);
+    }
+    // The original bytes travel with the dead letter, so nothing is lost.
+    const badValues = new Set(bad.map((b) => b.value.toString('hex')));
+    expect(dead.filter((d) => badValues.has(d.message.value?.toString('hex') ?? '')).length).toBe(bad.length);
+
+    // Every good record is in both master dataset tables, once.
+    const byCustomer = await cassandra.execute(
+      `SELECT record_id, amount_minor, merchant FROM ${world.keyspace}.records_by_customer WHERE customer_id = ? AND day IN ?`,
+      [
+        customer,
+        [...new Set(good.map((r) => utcDay(r.event_time)))].map((d) =>
+          cassandraTypes.LocalDate.fromString(d),
+        ),
+      ],
+    );
+    expect(byCustomer.rows.map((r) => String(r.get('record_id'))).sort()).toEqual(
+      good.map((r) => r.record_id).sort(),
+    );
+    const sample = good[7];
+    if (sample === undefined) throw new Error('no sample');
+    const row = await cassandra.execute(
+      `SELECT amount_minor, event_time, merchant, attributes, TTL(amount_minor) AS ttl FROM ${world.keyspace}.records WHERE day = ? AND bucket = ? AND customer_id = ? AND record_id = ?`,
+      [
+        cassandraTypes.LocalDate.fromString(utcDay(sample.event_time)),
+        recordBucket(customer, sample.record_id),
+        customer,
+        sample.record_id,
+      ],
+    );
+    expect(row.rows[0]?.get('amount_minor')).toBe(sample.amount_minor);
+    expect((row.rows[0]?.get('event_time') as Date).getTime()).toBe(sample.event_time.getTime());
+    expect(Number(row.rows[0]?.get('ttl'))).toBeGreaterThan(60 * 86_400);
+  });
+
+  it('accepts version 1 and version 2 writers at once and reads both as the current version', async () => {
+    const world = await ingestWorld(registryUrl);
+    const customer = uniqueName('cust');
+    const registry = new RegistryClient({ url: registryUrl });
+    const subject = recordSubject(world.config.topics.records);
+    const v1 = await RecordSerializer.create({ registry, subject, version: 1 });
+    const v2 = await RecordSerializer.create({ registry, subject, version: 2 });
+    expect(v1.schemaId).not.toBe(v2.schemaId);
+    const producer = new RecordProducer(kafka, world.config.topics.records, v1);
+    await producer.connect();
+    await producer.sendRaw([
+      { key: customer, value: v1.encode(record(customer, 1)) },
+      { key: customer, value: v2.encode(record(customer, 2)) },
+    ]);
+    await producer.close();
+    const job = await runUntilDrained(world);
+    expect(job.stats()).toMatchObject({ in: 2, accepted: 2, deadLettered: 0 });
+    const rows = await cassandra.execute(
+      `SELECT record_id, channel, schema_id FROM ${world.keyspace}.records_by_customer WHERE customer_id = ? AND day = ?`,
+      [customer, cassandraTypes.LocalDate.fromString(utcDay(new Date()))],
+    );
+    const byId = new Map(rows.rows.map((r) => [String(r.get('record_id')), r]));
+    expect(byId.get(`${customer}-r1`)?.get('channel')).toBeNull();
+    expect(byId.get(`${customer}-r1`)?.get('schema_id')).toBe(v1.schemaId);
+    expect(byId.get(`${customer}-r2`)?.get('channel')).toBe('web');
+  });
+
+  it('a producer whose schema is incompatible fails before sending, with the registry reason', async () => {
+    const registry = new RegistryClient({ url: registryUrl });
+    const subject = recordSubject(uniqueName('records'));
+    // Someone registered a record whose amount is a string: our v2 (a long) cannot read its data.
+    await registry.register(
+      subject,
+      JSON.stringify({
+        type: 'record',
+        name: 'Record',
+        namespace: 'dev.tributary',
+        fields: [
+          { name: 'record_id', type: 'string' },
+          { name: 'amount_minor', type: 'string' },
+        ],
+      }),
+    );
+    await expect(RecordSerializer.create({ registry, subject })).rejects.toThrow(
+      /incompatible with subject .*: schema registry: .+/,
+    );
+  });
+});
