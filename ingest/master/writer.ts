@@ -11,6 +11,11 @@ import { recordBucket, recordTtlSeconds, utcDay } from './keys.js';
 export interface StoredRecord {
   readonly record: TributaryRecord;
   readonly schemaId: number;
+  /**
+   * When the platform received the record (the records topic's message timestamp), so that a
+   * rewrite after a replay stores the same value. Defaults to the time of the write.
+   */
+  readonly ingestedAt?: Date;
 }
 
 export interface MasterWriterOptions {
@@ -50,8 +55,8 @@ export class MasterDatasetWriter {
       if (list === undefined) partitions.set(key, [statement]);
       else list.push(statement);
     };
-    const ingestedAt = new Date(now);
-    for (const { record, schemaId } of items) {
+    const writtenAt = new Date(now);
+    for (const { record, schemaId, ingestedAt = writtenAt } of items) {
       const day = utcDay(record.event_time);
       const localDay = cassandraTypes.LocalDate.fromString(day);
       const bucket = recordBucket(record.customer_id, record.record_id);

@@ -158,7 +158,11 @@ export class ValidationJob {
       const origin = { topic: batch.topic, partition: batch.partition, message };
       const decoded = this.deserializer.decode(message.value, message.key);
       if (decoded.ok) {
-        accepted.push({ record: decoded.record, schemaId: decoded.schemaId });
+        accepted.push({
+          record: decoded.record,
+          schemaId: decoded.schemaId,
+          ingestedAt: new Date(Number(message.timestamp)),
+        });
         valid.push({
           key: message.key,
           value: message.value,
