@@ -1,8 +1,10 @@
 /** The `tributary` command line. */
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { abCommand } from './commands/ab.js';
 import { customersCommand, keysCommand } from './commands/customers.js';
 import { dbCommand } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
+import { deployCommand, listCommand, undeployCommand } from './commands/deploy.js';
 import { generateCommand } from './commands/generate.js';
 import { serveCommand } from './commands/serve.js';
 import { speedCommand } from './commands/speed.js';
@@ -17,6 +19,10 @@ export function buildProgram(): Command {
   program.addCommand(dbCommand());
   program.addCommand(serveCommand());
   program.addCommand(speedCommand());
+  program.addCommand(deployCommand());
+  program.addCommand(undeployCommand());
+  program.addCommand(listCommand());
+  program.addCommand(abCommand());
   program.addCommand(customersCommand());
   program.addCommand(keysCommand());
   program.addCommand(generateCommand());
@@ -47,3 +53,6 @@ export async function main(argv: readonly string[]): Promise<void> {
 }
 
 await main(process.argv);
+// Every command has finished its work and closed what it opened; client libraries may still hold
+// timers (reconnects, keep-alives) that would keep the process up.
+process.exit(process.exitCode ?? 0);

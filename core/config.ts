@@ -76,6 +76,19 @@ const VARIABLES = {
     .regex(/^[A-Za-z0-9._-]{1,200}$/, 'a Kafka topic name')
     .default('records'),
   RECORDS_PARTITIONS: positiveInt.max(1000).default(6),
+  FINDINGS_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, 'a Kafka topic name')
+    .default('findings'),
+  FEEDBACK_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, 'a Kafka topic name')
+    .default('feedback'),
+  TRIBUTARY_NAMESPACE: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,40}$/, 'a lower-case name')
+    .default('tributary'),
+  SPEED_PORT: port.default(9464),
 } as const;
 
 const EnvSchema = z.object(VARIABLES);
@@ -129,9 +142,14 @@ export interface Config {
     readonly records: string;
     readonly deadLetter: string;
     readonly valid: string;
+    readonly findings: string;
+    readonly feedback: string;
     /** Partitions of the records topics when they are created (more = more parallel consumers). */
     readonly partitions: number;
   };
+  /** Prefix of consumer groups, transactional ids, changelogs and job dead-letter topics. */
+  readonly namespace: string;
+  readonly speed: { readonly port: number };
 }
 
 export const LOCAL_PG_USER = 'tributary';
@@ -196,8 +214,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       records: v.RECORDS_TOPIC,
       deadLetter: `${v.RECORDS_TOPIC}.dlq`,
       valid: `${v.RECORDS_TOPIC}.valid`,
+      findings: v.FINDINGS_TOPIC,
+      feedback: v.FEEDBACK_TOPIC,
       partitions: v.RECORDS_PARTITIONS,
     },
+    namespace: v.TRIBUTARY_NAMESPACE,
+    speed: { port: v.SPEED_PORT },
   };
 }
 

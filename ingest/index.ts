@@ -1,7 +1,7 @@
 /** The ingest part: the record contract, serde, the gateway, the validation job, the master dataset. */
 export { gatewayRoutes, type IngestAnswer, type RecordResult } from './gateway/index.js';
 export { RecordProducer } from './producer.js';
-export { ingestTopics } from './topics.js';
+export { ingestTopics, speedTopics } from './topics.js';
 export { MasterDatasetWriter, recordBucket, utcDay, daysBetween, RECORD_BUCKETS } from './master/index.js';
 export {
   RecordDeserializer,

@@ -16,3 +16,12 @@ export function ingestTopics(config: Config): TopicSpec[] {
     },
   ];
 }
+
+/** The speed layer's topics: findings between jobs, and the customer-facing feedback. */
+export function speedTopics(config: Config): TopicSpec[] {
+  const { findings, feedback, partitions } = config.topics;
+  return [
+    { topic: findings, partitions, config: { 'retention.ms': String(7 * DAY_MS) } },
+    { topic: feedback, partitions, config: { 'retention.ms': String(7 * DAY_MS) } },
+  ];
+}

@@ -1,69 +1,69 @@
-import { Command } from '@commander-js/extra-typings';
-import { createCassandraClient } from '../../core/cassandra/index.js';
-import { createKafka } from '../../core/kafka/index.js';
-import { RegistryClient } from '../../ingest/index.js';
-import { ValidationJob } from '../../ingest/validation/index.js';
+import { Command, Option } from '@commander-js/extra-typings';
+import { createPgPool } from '../../core/postgres/index.js';
+import { EXIT_PAUSED, startWorker, Supervisor } from '../../speed/index.js';
 import { action, commandContext } from '../context.js';
+import { parsePort } from '../options.js';
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => {
+      resolve();
+    });
+    process.once('SIGINT', () => {
+      resolve();
+    });
+  });
+}
 
 export function speedCommand(): Command {
   return new Command('speed')
-    .description(
-      'run the speed-layer jobs: the upstream validation job (use-case jobs join it in a later release)',
+    .description('run the speed layer: every job in its own supervised process (or one job with --job)')
+    .option(
+      '--job <name>',
+      'run only this job, in this process: validation, views, delivery or usecase.<name>[.<variant>]',
     )
-    .option('--job <name>', 'run only this job', 'validation')
-    .option('--group <id>', 'consumer group of the validation job', 'tributary.validation')
-    .option('--stats-interval <seconds>', 'log throughput every N seconds (0: never)', '10')
+    .addOption(
+      new Option('--port <port>', 'the supervisor’s /metrics and /jobs port (default: SPEED_PORT)').argParser(
+        parsePort,
+      ),
+    )
     .action(
       action(async (options) => {
         const { config, logger } = commandContext();
-        if (options.job !== 'validation') {
-          process.stderr.write(
-            `tributary: unknown job ${JSON.stringify(options.job)}; known jobs: validation\n`,
-          );
-          return 2;
+        if (options.job !== undefined) {
+          const worker = await startWorker(config, logger, options.job);
+          process.stdout.write(`job ${options.job} running\n`);
+          process.send?.({ type: 'ready' });
+          const report = setInterval(() => {
+            worker.metrics.sampleProcess();
+            if (process.send !== undefined) {
+              void worker.metrics.registry
+                .getMetricsAsJSON()
+                .then((metrics) => process.send?.({ type: 'metrics', metrics }));
+            }
+          }, 1_000);
+          const outcome = await Promise.race([untilSignal().then(() => 'signal' as const), worker.paused]);
+          clearInterval(report);
+          await worker.close();
+          if (outcome !== 'signal') {
+            process.stderr.write(`tributary: job ${options.job} paused: ${outcome}\n`);
+            return EXIT_PAUSED;
+          }
+          return 0;
         }
-        const kafka = createKafka({ brokers: config.kafka.brokers, logger, clientId: 'tributary-speed' });
-        const cassandra = createCassandraClient({
-          contactPoints: config.cassandra.contactPoints,
-          localDataCenter: config.cassandra.localDataCenter,
+        const pool = createPgPool({
+          url: config.postgres.url,
           logger,
+          max: 2,
+          applicationName: 'tributary-speed',
         });
-        const job = new ValidationJob({
-          config,
-          kafka,
-          cassandra,
-          registry: new RegistryClient({ url: config.registry.url }),
-          logger,
-          groupId: options.group,
-        });
-        const stopped = new Promise<void>((resolve) => {
-          process.once('SIGTERM', () => {
-            resolve();
-          });
-          process.once('SIGINT', () => {
-            resolve();
-          });
-        });
-        await job.start();
-        process.stdout.write(`validation job running (group ${job.groupId})\n`);
-        const every = Number(options.statsInterval) * 1000;
-        let previous = job.stats();
-        const timer =
-          every > 0
-            ? setInterval(() => {
-                const now = job.stats();
-                logger.info(
-                  { ...now, perSecond: Math.round(((now.in - previous.in) * 1000) / every) },
-                  'validation progress',
-                );
-                previous = now;
-              }, every)
-            : undefined;
-        await stopped;
-        clearInterval(timer);
-        logger.info('SIGTERM: finishing the batch in flight, committing, exiting');
-        await job.close();
-        await cassandra.shutdown();
+        const supervisor = new Supervisor({ config, logger, pool });
+        const port = await supervisor.start(options.port ?? config.speed.port);
+        process.stdout.write(`speed layer running: /metrics and /jobs on http://127.0.0.1:${port}\n`);
+        await untilSignal();
+        logger.info('SIGTERM: stopping every job gracefully');
+        await supervisor.close();
+        await pool.end();
         return 0;
       }),
     );

@@ -18,6 +18,7 @@ import {
   type Message,
   type Producer,
 } from '../../core/kafka/index.js';
+import type { JobMetrics } from '../../core/job-metrics.js';
 import type { Logger } from '../../core/logger.js';
 import { retry } from '../../core/retry.js';
 import { MasterDatasetWriter, type StoredRecord } from '../master/index.js';
@@ -35,6 +36,7 @@ export interface ValidationJobOptions {
   /** Bytes fetched per partition per request: bounds memory (default 1 MiB). */
   readonly maxBytesPerPartition?: number;
   readonly maxMessageBytes?: number;
+  readonly metrics?: JobMetrics;
 }
 
 export interface ValidationStats {
@@ -61,7 +63,7 @@ export class ValidationJob {
 
   constructor(private readonly options: ValidationJobOptions) {
     const { config } = options;
-    this.groupId = options.groupId ?? 'tributary.validation';
+    this.groupId = options.groupId ?? `${config.namespace}.validation`;
     this.logger = options.logger.child({ job: VALIDATION_JOB });
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,
@@ -232,6 +234,16 @@ export class ValidationJob {
     this.counts.accepted += accepted.length;
     this.counts.deadLettered += dead.length;
     this.counts.batches += 1;
+    const metrics = this.options.metrics;
+    if (metrics !== undefined) {
+      const now = Date.now();
+      for (const message of messages) metrics.latency.observe((now - Number(message.timestamp)) / 1000);
+      metrics.recordsIn.inc(messages.length);
+      metrics.recordsOut.inc(valid.length);
+      for (const d of dead)
+        metrics.deadLetters.inc({ code: String(d.headers?.['tributary.error.code'] ?? 'UNKNOWN') });
+      metrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
+    }
   }
 
   /** Stops fetching, lets the batch in flight finish and commit, then disconnects. Idempotent. */

@@ -124,12 +124,13 @@ export function* generateStream(options: GenerateOptions): Generator<Generated> 
   for (let i = 0; i < options.records; i += 1) {
     const now = Math.round(startMs + i * step);
     if (burst !== undefined) {
-      // One account, many records within a minute: the velocity use case's pattern.
+      // One account, 15 records within 45 seconds, in descending event time: the velocity pattern,
+      // arriving out of order.
       sequence += 1;
       const record = {
         ...burst.record,
         record_id: `${burst.record.customer_id}-${sequence}`,
-        event_time: new Date(now + burst.left * 1_000),
+        event_time: new Date(burst.record.event_time.getTime() + burst.left * 3_000),
       };
       burst.left -= 1;
       if (burst.left === 0) burst = undefined;

@@ -1,0 +1,151 @@
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { createCassandraClient } from '../../core/cassandra/index.js';
+import { createPgPool } from '../../core/postgres/index.js';
+import { abReport } from '../../speed/ab/report.js';
+import { assignVariant, findUseCase, listExperiments, setExperiment } from '../../speed/index.js';
+import { action, commandContext } from '../context.js';
+import { parsePositiveInt } from '../options.js';
+
+function percent(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 100) throw new InvalidArgumentError('expected an integer 0–100');
+  return n;
+}
+
+function variantsOf(usecase: string): readonly string[] {
+  return findUseCase(usecase)?.variants ?? [];
+}
+
+export function abCommand(): Command {
+  const ab = new Command('ab').description(
+    'A/B experiments: which variant of a use case each customer receives',
+  );
+  ab.command('set')
+    .description(
+      'start or change an experiment: customers get the treatment by a deterministic hash, the rest the control',
+    )
+    .argument('<usecase>')
+    .requiredOption('--control <variant>', 'the variant most customers keep')
+    .requiredOption('--treatment <variant>', 'the variant being tried')
+    .addOption(
+      new Option('--percent <n>', 'share of customers (0–100) that receive the treatment')
+        .argParser(percent)
+        .default(50),
+    )
+    .option('--salt <text>', 'changes which customers fall in the treatment share', '')
+    .action(
+      action(async (usecase, options) => {
+        const known = variantsOf(usecase);
+        for (const v of [options.control, options.treatment]) {
+          if (!known.includes(v)) {
+            process.stderr.write(
+              `tributary: ${usecase} has no variant ${v} (known: ${known.join(', ') || 'none'})\n`,
+            );
+            return 2;
+          }
+        }
+        const { config, logger } = commandContext();
+        const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
+        try {
+          await setExperiment(pool, {
+            usecase,
+            control: options.control,
+            treatment: options.treatment,
+            treatmentPercent: options.percent,
+            salt: options.salt,
+          });
+        } finally {
+          await pool.end();
+        }
+        process.stdout.write(
+          `${usecase}: ${options.percent}% of customers receive ${options.treatment}, the rest ${options.control}\n`,
+        );
+        return 0;
+      }),
+    );
+  ab.command('assign')
+    .description('pin one customer to a variant (or --clear to follow the split again)')
+    .argument('<usecase>')
+    .argument('<customer>')
+    .argument('[variant]')
+    .option('--clear', 'remove the override')
+    .action(
+      action(async (usecase, customer, variant, options) => {
+        if ((variant === undefined) === (options.clear !== true)) {
+          process.stderr.write('tributary: give a variant, or --clear\n');
+          return 2;
+        }
+        const { config, logger } = commandContext();
+        const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
+        try {
+          await assignVariant(pool, usecase, customer, variant ?? null);
+        } finally {
+          await pool.end();
+        }
+        process.stdout.write(
+          variant === undefined
+            ? `${customer} follows the ${usecase} split again\n`
+            : `${customer} receives ${usecase} variant ${variant}\n`,
+        );
+        return 0;
+      }),
+    );
+  ab.command('list')
+    .description('list experiments')
+    .action(
+      action(async () => {
+        const { config, logger } = commandContext();
+        const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
+        try {
+          for (const e of await listExperiments(pool)) {
+            process.stdout.write(
+              `${e.usecase}\tcontrol ${e.control}\ttreatment ${e.treatment} (${e.treatmentPercent}%)\n`,
+            );
+          }
+        } finally {
+          await pool.end();
+        }
+        return 0;
+      }),
+    );
+  ab.command('report')
+    .description('per variant: findings per code and delivered; how much the variants agree')
+    .argument('<usecase>')
+    .addOption(new Option('--days <n>', 'days back from today').argParser(parsePositiveInt).default(7))
+    .option('--json', 'print JSON')
+    .action(
+      action(async (usecase, options) => {
+        const { config, logger } = commandContext();
+        const client = createCassandraClient({
+          contactPoints: config.cassandra.contactPoints,
+          localDataCenter: config.cassandra.localDataCenter,
+          logger,
+        });
+        try {
+          const report = await abReport(client, config.cassandra.keyspace, usecase, options.days);
+          if (options.json === true) {
+            process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+            return 0;
+          }
+          process.stdout.write(`${usecase}, ${report.from} … ${report.to}\n`);
+          for (const v of report.variants) {
+            const codes = Object.entries(v.byCode)
+              .map(([code, n]) => `${code} ${n}`)
+              .join(', ');
+            process.stdout.write(
+              `  variant ${v.variant || '(none)'}: ${v.findings} findings (${v.delivered} delivered): ${codes}\n`,
+            );
+          }
+          process.stdout.write(
+            report.agreement === null
+              ? '  agreement: needs findings from two variants\n'
+              : `  agreement: ${(report.agreement * 100).toFixed(1)}% (${report.flaggedByAll} of ${report.flaggedByAny} flagged records flagged by every variant)\n`,
+          );
+          return 0;
+        } finally {
+          await client.shutdown();
+        }
+      }),
+    );
+  return ab;
+}

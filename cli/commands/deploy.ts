@@ -1,0 +1,163 @@
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { createPgPool, type PgPool } from '../../core/postgres/index.js';
+import { deploy, jobName, listDeployments, setStatus, USE_CASES, type JobStatus } from '../../speed/index.js';
+import { action, commandContext } from '../context.js';
+import { parseJsonObject } from '../options.js';
+
+async function withPool<T>(work: (pool: PgPool) => Promise<T>): Promise<T> {
+  const { config, logger } = commandContext();
+  const pool = createPgPool({ url: config.postgres.url, logger, max: 2, applicationName: 'tributary-cli' });
+  try {
+    return await work(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+function parseFrom(value: string): 'earliest' | 'latest' | number {
+  if (value === 'earliest' || value === 'latest') return value;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (Number.isNaN(ms))
+    throw new InvalidArgumentError('expected earliest, latest, an ISO timestamp or epoch milliseconds');
+  return ms;
+}
+
+export function deployCommand() {
+  return new Command('deploy')
+    .description('add or update a use case (or one variant) while every other job keeps running')
+    .argument('<usecase>', `one of: ${USE_CASES.map((u) => u.name).join(', ')}`)
+    .option('--variant <v>', 'the variant to deploy (amount-anomaly: A or B)', '')
+    .addOption(
+      new Option('--settings <json>', 'settings for this deployment (defaults under each customer’s own)')
+        .argParser(parseJsonObject)
+        .default({}),
+    )
+    .addOption(
+      new Option(
+        '--from <position>',
+        'where a NEW job starts: earliest, latest, or a timestamp (an update continues from its predecessor)',
+      )
+        .argParser(parseFrom)
+        .default('earliest' as const),
+    )
+    .action(
+      action((usecase, options) =>
+        withPool(async (pool) => {
+          const generation = await deploy(pool, {
+            usecase,
+            variant: options.variant,
+            settings: options.settings,
+            startFrom: options.from,
+          });
+          const job = jobName(usecase, options.variant);
+          process.stdout.write(
+            generation === 1
+              ? `deployed ${job} (generation 1)\n`
+              : `updated ${job} to generation ${generation}; it continues from its committed offsets\n`,
+          );
+          return 0;
+        }),
+      ),
+    );
+}
+
+export function undeployCommand() {
+  return new Command('undeploy')
+    .description('stop and remove a use case (or one variant); the others keep running')
+    .argument('<usecase>')
+    .option('--variant <v>', 'the variant', '')
+    .action(
+      action((usecase, options) =>
+        withPool(async (pool) => {
+          const found = await setStatus(pool, usecase, options.variant, 'undeployed', null);
+          if (!found) {
+            process.stderr.write(`tributary: ${jobName(usecase, options.variant)} is not deployed\n`);
+            return 1;
+          }
+          process.stdout.write(`undeployed ${jobName(usecase, options.variant)}\n`);
+          return 0;
+        }),
+      ),
+    );
+}
+
+async function liveJobs(url: string): Promise<JobStatus[] | undefined> {
+  try {
+    const response = await fetch(`${url}/jobs`, { signal: AbortSignal.timeout(2_000) });
+    return (await response.json()) as JobStatus[];
+  } catch {
+    return undefined;
+  }
+}
+
+export function listCommand(): Command {
+  return new Command('list')
+    .description('deployments and, when `tributary speed` runs, each job’s live measurements')
+    .option('--json', 'print JSON')
+    .action(
+      action((options) =>
+        withPool(async (pool) => {
+          const { config } = commandContext();
+          const deployments = await listDeployments(pool);
+          const live = await liveJobs(`http://127.0.0.1:${config.speed.port}`);
+          if (options.json === true) {
+            process.stdout.write(`${JSON.stringify({ deployments, jobs: live ?? null }, null, 2)}\n`);
+            return 0;
+          }
+          const rows = [
+            [
+              'JOB',
+              'GEN',
+              'DEPLOYMENT',
+              'PROCESS',
+              'PID',
+              'IN',
+              'OUT',
+              'FINDINGS',
+              'DLQ',
+              'LAG',
+              'CPU s',
+              'RSS MB',
+              'LATENCY ms',
+            ],
+          ];
+          const names = new Set([
+            ...(live ?? []).map((j) => j.job),
+            ...deployments.map((d) => jobName(d.usecase, d.variant)),
+          ]);
+          for (const name of names) {
+            const d = deployments.find((x) => jobName(x.usecase, x.variant) === name);
+            const j = live?.find((x) => x.job === name);
+            const m = j?.metrics ?? {};
+            const n = (v: number | undefined): string => (v === undefined ? '-' : String(Math.round(v)));
+            rows.push([
+              name,
+              d === undefined ? '-' : String(d.generation),
+              d === undefined
+                ? 'platform'
+                : d.status + (d.statusReason === null ? '' : ` (${d.statusReason})`),
+              j?.state ?? (live === undefined ? 'speed not running' : '-'),
+              j?.pid === undefined ? '-' : String(j.pid),
+              n(m.in),
+              n(m.out),
+              n(m.findings),
+              n(m.deadLetters),
+              n(m.lag),
+              m.cpuSeconds === undefined ? '-' : m.cpuSeconds.toFixed(1),
+              m.rssBytes === undefined ? '-' : String(Math.round(m.rssBytes / 1048576)),
+              n(m.meanLatencyMs),
+            ]);
+          }
+          const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+          for (const r of rows)
+            process.stdout.write(
+              `${r
+                .map((c, i) => c.padEnd(widths[i] ?? 0))
+                .join('  ')
+                .trimEnd()}\n`,
+            );
+          return 0;
+        }),
+      ),
+    );
+}

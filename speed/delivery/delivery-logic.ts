@@ -1,0 +1,142 @@
+/**
+ * The downstream job (the bottom of the diamond): applies the A/B post-filter and delivers each
+ * customer's feedback. Every finding is stored in Cassandra (both variants are kept, `delivered`
+ * says which one the customer receives); delivered findings are published to `feedback` and counted
+ * into the daily summaries' findings by code. A finding seen before (same deterministic id) is not
+ * delivered or counted again.
+ */
+import { cassandraTypes, type CassandraClient } from '../../core/cassandra/index.js';
+import type { Finding } from '../../core/finding.js';
+import type { PgPool } from '../../core/postgres/index.js';
+import { recordTtlSeconds, utcDay } from '../../ingest/master/keys.js';
+import { AssignmentCache } from '../ab/assignments.js';
+import { decodeFinding } from '../findings.js';
+import { Rejection, type Emitter, type InputMessage, type JobLogic } from '../runtime/logic.js';
+import type { KeyedState } from '../runtime/state.js';
+import { ingestHour, runBounded } from '../views/views-logic.js';
+
+const DAY = 86_400_000;
+
+export interface DeliveryLogicOptions {
+  readonly cassandra: CassandraClient;
+  readonly pool: PgPool;
+  readonly keyspace: string;
+  readonly feedbackTopic: string;
+  readonly retentionDays: number;
+}
+
+interface Statement {
+  readonly query: string;
+  readonly params: unknown[];
+}
+
+export class DeliveryLogic implements JobLogic<Finding> {
+  private readonly assignments: AssignmentCache;
+  private readonly pending = new Map<number, Statement[]>();
+  private readonly byCustomer: string;
+  private readonly byUsecase: string;
+  private readonly counts: string;
+
+  constructor(private readonly options: DeliveryLogicOptions) {
+    this.assignments = new AssignmentCache(options.pool);
+    const ks = options.keyspace;
+    this.byCustomer = `INSERT INTO ${ks}.findings_by_customer (customer_id, day, event_time, finding_id, usecase, variant, code,
+      record_ids, detail, delivered, found_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`;
+    this.byUsecase = `INSERT INTO ${ks}.findings_by_usecase (usecase, day, variant, finding_id, customer_id, code, record_ids,
+      delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`;
+    this.counts = `INSERT INTO ${ks}.realtime_finding_counts (customer_id, ingest_hour, day, code, finding_count) VALUES (?, ?, ?, ?, ?)`;
+  }
+
+  async prepare(): Promise<void> {
+    await this.assignments.refresh();
+  }
+
+  decode(input: InputMessage): Finding {
+    const decoded = decodeFinding(input.message.value);
+    if (!decoded.ok) throw new Rejection('BAD_FINDING', decoded.reason);
+    return decoded.finding;
+  }
+
+  beginBatch(partition: number): void {
+    this.pending.set(partition, []);
+  }
+
+  handle(finding: Finding, input: InputMessage, state: KeyedState, emit: Emitter): void {
+    const seenKey = `seen|${finding.findingId}`;
+    if (state.get(seenKey) !== undefined) return;
+    state.set(seenKey, 1, input.timestampMs + 2 * DAY);
+    const chosen = this.assignments.variantFor(finding.usecase, finding.customerId);
+    const delivered = chosen === undefined || chosen === finding.variant;
+    const day = cassandraTypes.LocalDate.fromString(utcDay(finding.eventTime));
+    const ttl = recordTtlSeconds(finding.eventTime, this.options.retentionDays, input.timestampMs);
+    const foundAt = new Date(input.timestampMs);
+    const statements = this.pending.get(input.partition) ?? [];
+    statements.push(
+      {
+        query: this.byCustomer,
+        params: [
+          finding.customerId,
+          day,
+          finding.eventTime,
+          finding.findingId,
+          finding.usecase,
+          finding.variant,
+          finding.code,
+          [...finding.recordIds],
+          finding.detail,
+          delivered,
+          foundAt,
+          ttl,
+        ],
+      },
+      {
+        query: this.byUsecase,
+        params: [
+          finding.usecase,
+          day,
+          finding.variant,
+          finding.findingId,
+          finding.customerId,
+          finding.code,
+          [...finding.recordIds],
+          delivered,
+          ttl,
+        ],
+      },
+    );
+    this.pending.set(input.partition, statements);
+    if (!delivered) return;
+    const hour = ingestHour(input.timestampMs);
+    const countKey = `cnt|${finding.customerId}|${hour}|${utcDay(finding.eventTime)}|${finding.code}`;
+    const count = state.get(countKey);
+    state.set(countKey, (typeof count === 'number' ? count : 0) + 1, hour + 4 * 3_600_000);
+    emit.emit({
+      topic: this.options.feedbackTopic,
+      key: finding.customerId,
+      value: input.message.value ?? '',
+      headers: { 'tributary.delivered.variant': finding.variant },
+      timestamp: input.message.timestamp,
+    });
+  }
+
+  async afterBatch(partition: number, state: KeyedState, changedKeys: readonly string[]): Promise<void> {
+    const statements = [...(this.pending.get(partition) ?? [])];
+    for (const key of changedKeys) {
+      if (!key.startsWith('cnt|')) continue;
+      const value = state.get(key);
+      if (typeof value !== 'number') continue;
+      const [, customer = '', hour = '0', day = '', code = ''] = key.split('|');
+      statements.push({
+        query: this.counts,
+        params: [
+          customer,
+          new Date(Number(hour)),
+          cassandraTypes.LocalDate.fromString(day),
+          code,
+          BigInt(value),
+        ],
+      });
+    }
+    await runBounded(this.options.cassandra, statements, 32);
+  }
+}

@@ -1,0 +1,16 @@
+/** The speed layer: the job runtime, the use cases, the views and delivery jobs, deployment and A/B. */
+export { Supervisor, type JobStatus } from './supervisor.js';
+export { startWorker, PLATFORM_JOBS, EXIT_PAUSED, type RunningWorker } from './worker.js';
+export { deploy, listDeployments, setStatus, jobName, type Deployment } from './deploy/deployments.js';
+export {
+  assignVariant,
+  chooseVariant,
+  listExperiments,
+  setExperiment,
+  hashBucket,
+  type Experiment,
+} from './ab/assignments.js';
+export { USE_CASES, findUseCase, type UseCase } from './usecases/index.js';
+export { decodeFinding, encodeFinding } from './findings.js';
+export { Job } from './runtime/job.js';
+export { KeyedState } from './runtime/state.js';

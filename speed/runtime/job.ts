@@ -1,0 +1,334 @@
+/**
+ * The job runtime: one consumer group per job, records handled one at a time as they arrive, and
+ * exactly-once effects. Per input batch (one partition): handle each record (state writes and
+ * outputs staged per record; a throwing record goes to the job's dead-letter topic with its error and
+ * the job goes on), run the logic's idempotent side effects, then commit in ONE Kafka transaction the
+ * outputs, the dead letters, the state changelog and the input offsets. A crash anywhere loses
+ * nothing and duplicates nothing: the state is restored from the changelog at the committed offsets
+ * and the batch is replayed. A job whose records keep failing is paused and reported.
+ */
+import { describeError } from '../../core/errors.js';
+import type {
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  Message,
+  Producer,
+} from '../../core/kafka/index.js';
+import type { Logger } from '../../core/logger.js';
+import { retry } from '../../core/retry.js';
+import { readChangelog, prepareJobTopics, positionNewGroup, type StartFrom } from './topics.js';
+import { FailureWindow } from './failures.js';
+import { Rejection, type InputMessage, type JobLogic, type OutputMessage } from './logic.js';
+import { JobMetrics } from '../../core/job-metrics.js';
+import { KeyedState } from './state.js';
+
+export interface JobOptions<T> {
+  /** Unique job name, e.g. `usecase.velocity` or `usecase.amount-anomaly.B`. */
+  readonly name: string;
+  /** Prefix of the group, transactional ids, changelog and dead-letter topic (TRIBUTARY_NAMESPACE). */
+  readonly namespace: string;
+  readonly kafka: Kafka;
+  readonly logger: Logger;
+  readonly inputTopic: string;
+  readonly logic: JobLogic<T>;
+  readonly partitions: number;
+  /** Where a new consumer group starts; a group with committed offsets always continues from them. */
+  readonly startFrom?: StartFrom;
+  readonly metrics?: JobMetrics;
+  /** Called once when the job pauses itself because its records keep failing. */
+  readonly onPause?: (reason: string) => void;
+  readonly maxBytesPerPartition?: number;
+}
+
+const OUTPUT_CHUNK = 1_000;
+
+export class Job<T> {
+  readonly groupId: string;
+  readonly changelogTopic: string;
+  readonly deadLetterTopic: string;
+  readonly metrics: JobMetrics;
+  private readonly consumer: Consumer;
+  private readonly producers = new Map<number, Promise<Producer>>();
+  private readonly states = new Map<number, KeyedState>();
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly failures = new FailureWindow();
+  private readonly logger: Logger;
+  private restoring: Promise<void> | undefined;
+  private joins = 0;
+  private paused: string | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: JobOptions<T>) {
+    this.groupId = `${options.namespace}.job.${options.name}`;
+    this.changelogTopic = `${options.namespace}.changelog.${options.name}`;
+    this.deadLetterTopic = `${options.namespace}.dlq.${options.name}`;
+    this.metrics = options.metrics ?? new JobMetrics(options.name);
+    this.logger = options.logger.child({ job: options.name });
+    this.consumer = options.kafka.consumer({
+      groupId: this.groupId,
+      readUncommitted: false,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      maxBytes: 8 * 1024 * 1024,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: 100,
+    });
+  }
+
+  get pausedReason(): string | undefined {
+    return this.paused;
+  }
+
+  async start(): Promise<void> {
+    const { kafka, inputTopic, partitions } = this.options;
+    await prepareJobTopics(kafka, {
+      changelog: this.changelogTopic,
+      deadLetter: this.deadLetterTopic,
+      partitions,
+    });
+    await positionNewGroup(kafka, this.groupId, inputTopic, this.options.startFrom ?? 'earliest');
+    await this.restore();
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      // After a rebalance this instance may own partitions another instance advanced: reload state.
+      this.joins += 1;
+      if (this.joins > 1) this.restoring = undefined;
+    });
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (event) => {
+      // A batch of only transaction markers never reaches eachBatch; move its offset on anyway.
+      if (event.payload.batchSize === 0 && this.paused === undefined) {
+        void this.consumer
+          .commitOffsets([
+            {
+              topic: inputTopic,
+              partition: event.payload.partition,
+              offset: (BigInt(event.payload.lastOffset) + 1n).toString(),
+            },
+          ])
+          .catch(() => undefined); // best effort: a later batch commits past it
+      }
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: inputTopic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: partitions,
+      eachBatch: (payload) => this.track(this.processBatch(payload)),
+    });
+    this.logger.info({ groupId: this.groupId, input: inputTopic }, 'job started');
+  }
+
+  private restore(): Promise<void> {
+    this.restoring ??= (async () => {
+      const states = await readChangelog(this.options.kafka, this.changelogTopic);
+      this.states.clear();
+      for (const [partition, state] of states) this.states.set(partition, state);
+      this.logger.info(
+        { partitions: states.size, entries: [...states.values()].reduce((n, s) => n + s.size, 0) },
+        'state restored',
+      );
+    })();
+    return this.restoring;
+  }
+
+  private stateFor(partition: number): KeyedState {
+    let state = this.states.get(partition);
+    if (state === undefined) {
+      state = new KeyedState();
+      this.states.set(partition, state);
+    }
+    return state;
+  }
+
+  private producerFor(partition: number): Promise<Producer> {
+    let producer = this.producers.get(partition);
+    if (producer === undefined) {
+      const created = this.options.kafka.producer({
+        transactionalId: `${this.groupId}.${partition}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      producer = created.connect().then(() => created);
+      void producer.catch(() => this.producers.delete(partition));
+      this.producers.set(partition, producer);
+    }
+    return producer;
+  }
+
+  private async track(work: Promise<void>): Promise<void> {
+    this.inflight.add(work);
+    try {
+      await work;
+    } finally {
+      this.inflight.delete(work);
+    }
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const last = batch.messages[batch.messages.length - 1];
+    if (last === undefined || this.paused !== undefined || !payload.isRunning() || payload.isStale()) return;
+    await this.restore();
+    const { logic } = this.options;
+    const state = this.stateFor(batch.partition);
+    const outputs: OutputMessage[] = [];
+    const dead: Message[] = [];
+    const decoded: { input: InputMessage; item: T }[] = [];
+
+    const inputs: InputMessage[] = batch.messages.map((message) => ({
+      partition: batch.partition,
+      message,
+      timestampMs: Number(message.timestamp),
+    }));
+    if (logic.prepare !== undefined) {
+      const prepare = logic.prepare.bind(logic);
+      await retry(() => prepare(inputs), { attempts: 5, retriable: () => true });
+    }
+    for (const input of inputs) {
+      try {
+        decoded.push({ input, item: logic.decode(input) });
+      } catch (error) {
+        dead.push(this.deadLetter(input, error));
+      }
+    }
+    logic.beginBatch?.(batch.partition);
+    for (const { input, item } of decoded) {
+      const staged: OutputMessage[] = [];
+      state.advanceClock(input.timestampMs);
+      try {
+        logic.handle(item, input, state, { emit: (out) => staged.push(out) });
+        state.commitRecord();
+        outputs.push(...staged);
+        this.failures.record(true);
+      } catch (error) {
+        state.rollbackRecord();
+        dead.push(this.deadLetter(input, error));
+        // Bad data is not the use case failing; its code throwing is.
+        this.failures.record(error instanceof Rejection);
+      }
+    }
+    state.sweep();
+    const changes = state.takeChanges();
+    if (logic.afterBatch !== undefined) {
+      const after = logic.afterBatch.bind(logic);
+      await retry(
+        () =>
+          after(
+            batch.partition,
+            state,
+            changes.map((c) => c.key),
+          ),
+        { attempts: 6, retriable: () => true },
+      );
+    }
+    await payload.heartbeat();
+    await this.commit(batch.partition, batch.topic, last.offset, outputs, dead, changes);
+    payload.resolveOffset(last.offset);
+    await payload.heartbeat();
+
+    const now = Date.now();
+    for (const message of batch.messages)
+      this.metrics.latency.observe((now - Number(message.timestamp)) / 1000);
+    this.metrics.recordsIn.inc(batch.messages.length);
+    this.metrics.recordsOut.inc(outputs.length);
+    this.metrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
+    this.metrics.stateEntries.set([...this.states.values()].reduce((n, s) => n + s.size, 0));
+    const pause = this.failures.verdict();
+    if (pause !== undefined && this.pausedReason === undefined) {
+      this.paused = pause;
+      this.logger.error({ reason: pause }, 'pausing the job: its records keep failing');
+      this.options.onPause?.(pause);
+    }
+  }
+
+  private deadLetter(input: InputMessage, error: unknown): Message {
+    const code = error instanceof Rejection ? error.code : 'USECASE_ERROR';
+    this.metrics.deadLetters.inc({ code });
+    const headers: IHeaders = {
+      ...(input.message.headers ?? {}),
+      'tributary.job': this.options.name,
+      'tributary.error.code': code,
+      'tributary.error.reason': describeError(error).slice(0, 2_000),
+      'tributary.source.topic': this.options.inputTopic,
+      'tributary.source.partition': String(input.partition),
+      'tributary.source.offset': input.message.offset,
+    };
+    if (!(error instanceof Rejection) && error instanceof Error && error.stack !== undefined) {
+      headers['tributary.error.stack'] = error.stack.slice(0, 4_000);
+    }
+    return { key: input.message.key, value: input.message.value, headers };
+  }
+
+  private async commit(
+    partition: number,
+    topic: string,
+    lastOffset: string,
+    outputs: readonly OutputMessage[],
+    dead: readonly Message[],
+    changes: readonly { key: string; value: string | null }[],
+  ): Promise<void> {
+    const producer = await this.producerFor(partition);
+    const transaction = await producer.transaction();
+    try {
+      const byTopic = new Map<string, Message[]>();
+      for (const out of outputs) {
+        const list = byTopic.get(out.topic) ?? [];
+        list.push({
+          key: out.key,
+          value: out.value,
+          ...(out.headers === undefined ? {} : { headers: out.headers }),
+          ...(out.timestamp === undefined ? {} : { timestamp: out.timestamp }),
+        });
+        byTopic.set(out.topic, list);
+      }
+      if (dead.length > 0) byTopic.set(this.deadLetterTopic, [...dead]);
+      for (const [outTopic, messages] of byTopic) {
+        for (let i = 0; i < messages.length; i += OUTPUT_CHUNK) {
+          await transaction.send({
+            topic: outTopic,
+            acks: -1,
+            messages: messages.slice(i, i + OUTPUT_CHUNK),
+          });
+        }
+      }
+      // The changelog partition is the input partition: whoever owns the input owns the state.
+      for (let i = 0; i < changes.length; i += OUTPUT_CHUNK) {
+        await transaction.send({
+          topic: this.changelogTopic,
+          acks: -1,
+          messages: changes
+            .slice(i, i + OUTPUT_CHUNK)
+            .map((c) => ({ key: c.key, value: c.value, partition })),
+        });
+      }
+      await transaction.sendOffsets({
+        consumerGroupId: this.groupId,
+        topics: [{ topic, partitions: [{ partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined); // the broker aborts it on timeout anyway
+      this.producers.delete(partition);
+      await producer.disconnect().catch(() => undefined);
+      throw new Error(
+        `${this.options.name}: batch at ${topic}/${partition}@${lastOffset} not committed: ${describeError(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Stops fetching, lets in-flight batches finish and commit, disconnects. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.consumer.disconnect();
+      await Promise.allSettled([...this.inflight]);
+      const producers = await Promise.allSettled([...this.producers.values()]);
+      this.producers.clear();
+      for (const result of producers) if (result.status === 'fulfilled') await result.value.disconnect();
+      this.logger.info('job stopped');
+    })();
+    return this.closing;
+  }
+}

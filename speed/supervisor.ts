@@ -1,0 +1,303 @@
+/**
+ * `tributary speed`: supervises one worker process per job — the platform jobs and every active
+ * deployment in the control plane. Deployments are re-read every two seconds: a new or updated use
+ * case is started (or restarted) on its own while every other job keeps running, an undeployed one is
+ * stopped. A crashed worker is restarted with exponential backoff; a paused one is left paused and
+ * reported. Per-job metrics arrive over IPC and are served on /metrics, job status on /jobs.
+ * SIGTERM stops every worker gracefully (each finishes its batch and commits).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import { AggregatorRegistry } from 'prom-client';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import type { PgPool } from '../core/postgres/index.js';
+import { jobName, listDeployments } from './deploy/deployments.js';
+import { EXIT_PAUSED, PLATFORM_JOBS } from './worker.js';
+
+export type SlotState = 'starting' | 'running' | 'backoff' | 'paused' | 'stopping' | 'stopped';
+
+export interface JobStatus {
+  readonly job: string;
+  readonly generation: number;
+  readonly state: SlotState;
+  readonly pid: number | undefined;
+  readonly restarts: number;
+  readonly startedAt: string | undefined;
+  readonly lastExit: number | null | undefined;
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+interface Slot {
+  readonly job: string;
+  generation: number;
+  state: SlotState;
+  child: ChildProcess | undefined;
+  restarts: number;
+  nextStartAt: number;
+  startedAt: number | undefined;
+  lastExit: number | null | undefined;
+  metrics: MetricJson[];
+  exited: Promise<void> | undefined;
+}
+
+/** A metric as a worker's registry serialises it (`getMetricsAsJSON`). */
+interface MetricJson {
+  readonly name: string;
+  readonly values?: readonly {
+    value: number;
+    labels?: Record<string, string | number>;
+    metricName?: string;
+  }[];
+}
+
+const RECONCILE_MS = 2_000;
+const STOP_TIMEOUT_MS = 30_000;
+
+export interface SupervisorOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly pool: PgPool;
+  /** Extra environment for the workers. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class Supervisor {
+  private readonly slots = new Map<string, Slot>();
+  private timer: NodeJS.Timeout | undefined;
+  private server: Server | undefined;
+  private reconciling: Promise<void> = Promise.resolve();
+  private stopping = false;
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  async start(port: number): Promise<number> {
+    await this.reconcile();
+    this.timer = setInterval(() => {
+      this.reconciling = this.reconciling
+        .then(() => this.reconcile())
+        .catch((error: unknown) => {
+          this.options.logger.error({ err: error }, 'reconciling deployments failed; retrying');
+        });
+    }, RECONCILE_MS);
+    this.server = createServer((request, response) => {
+      void this.answer(request.url ?? '/', response);
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+    const address = this.server.address();
+    return typeof address === 'object' && address !== null ? address.port : port;
+  }
+
+  private async answer(url: string, response: ServerResponse): Promise<void> {
+    if (url.startsWith('/metrics')) {
+      const registry = AggregatorRegistry.aggregate([...this.slots.values()].map((s) => s.metrics));
+      response.writeHead(200, { 'content-type': registry.contentType });
+      response.end(await registry.metrics());
+      return;
+    }
+    if (url.startsWith('/jobs')) {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(this.jobs()));
+      return;
+    }
+    response.writeHead(404, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ error: 'NOT_FOUND', message: 'try /metrics or /jobs' }));
+  }
+
+  jobs(): JobStatus[] {
+    return [...this.slots.values()].map((slot) => ({
+      job: slot.job,
+      generation: slot.generation,
+      state: slot.state,
+      pid: slot.child?.pid,
+      restarts: slot.restarts,
+      startedAt: slot.startedAt === undefined ? undefined : new Date(slot.startedAt).toISOString(),
+      lastExit: slot.lastExit,
+      metrics: summarise(slot.metrics),
+    }));
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.stopping) return;
+    const desired = new Map<string, number>(PLATFORM_JOBS.map((job) => [job, 0]));
+    for (const deployment of await listDeployments(this.options.pool)) {
+      const job = jobName(deployment.usecase, deployment.variant);
+      if (deployment.status === 'active') desired.set(job, deployment.generation);
+      else if (deployment.status === 'paused') {
+        const slot = this.slots.get(job);
+        if (slot !== undefined && slot.state !== 'paused') await this.stop(slot, 'paused');
+      }
+    }
+    for (const slot of this.slots.values()) {
+      if (!desired.has(slot.job) && slot.state !== 'stopped' && slot.state !== 'paused') {
+        this.options.logger.info({ job: slot.job }, 'undeployed: stopping its worker');
+        await this.stop(slot, 'stopped');
+      }
+    }
+    for (const [job, generation] of desired) {
+      let slot = this.slots.get(job);
+      if (slot === undefined) {
+        slot = {
+          job,
+          generation,
+          state: 'stopped',
+          child: undefined,
+          restarts: 0,
+          nextStartAt: 0,
+          startedAt: undefined,
+          lastExit: undefined,
+          metrics: [],
+          exited: undefined,
+        };
+        this.slots.set(job, slot);
+      }
+      if (slot.generation !== generation) {
+        this.options.logger.info(
+          { job, from: slot.generation, to: generation },
+          'updated: replacing its worker',
+        );
+        if (slot.child !== undefined) await this.stop(slot, 'stopped');
+        slot.generation = generation;
+        slot.restarts = 0;
+        slot.state = 'stopped';
+      }
+      if (
+        slot.state === 'stopped' ||
+        (slot.state === 'backoff' && Date.now() >= slot.nextStartAt) ||
+        (slot.state === 'paused' &&
+          slot.child === undefined &&
+          desired.get(job) !== undefined &&
+          slot.lastExit !== EXIT_PAUSED)
+      ) {
+        this.spawn(slot);
+      }
+    }
+  }
+
+  private spawn(slot: Slot): void {
+    const { config } = this.options;
+    const child = spawn(
+      process.execPath,
+      [path.join(config.projectRoot, 'bin', 'tributary.js'), 'speed', '--job', slot.job],
+      {
+        env: { ...process.env, ...this.options.env },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
+    slot.child = child;
+    slot.state = 'starting';
+    slot.startedAt = Date.now();
+    child.on('message', (message: unknown) => {
+      if (typeof message !== 'object' || message === null) return;
+      const m = message as { type?: unknown; metrics?: unknown };
+      if (m.type === 'ready') slot.state = 'running';
+      if (m.type === 'metrics' && Array.isArray(m.metrics)) slot.metrics = m.metrics as MetricJson[];
+    });
+    slot.exited = new Promise((resolve) => {
+      child.once('exit', (code) => {
+        slot.child = undefined;
+        slot.lastExit = code;
+        if (slot.state === 'stopping') slot.state = 'stopped';
+        else if (code === EXIT_PAUSED) {
+          slot.state = 'paused';
+          this.options.logger.error(
+            { job: slot.job },
+            'job paused itself: its records keep failing (see `tributary list`)',
+          );
+        } else if (!this.stopping) {
+          slot.restarts += 1;
+          const delay = Math.min(60_000, 1_000 * 2 ** Math.min(slot.restarts - 1, 6));
+          slot.state = 'backoff';
+          slot.nextStartAt = Date.now() + delay;
+          this.options.logger.warn(
+            { job: slot.job, code, restartInMs: delay, restarts: slot.restarts },
+            'job crashed: restarting with backoff',
+          );
+        }
+        resolve();
+      });
+    });
+    this.options.logger.info(
+      { job: slot.job, pid: child.pid, generation: slot.generation },
+      'job worker started',
+    );
+  }
+
+  private async stop(slot: Slot, finalState: 'stopped' | 'paused'): Promise<void> {
+    const child = slot.child;
+    if (child === undefined) {
+      slot.state = finalState;
+      return;
+    }
+    slot.state = 'stopping';
+    child.kill('SIGTERM');
+    const timeout = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await slot.exited;
+    clearTimeout(timeout);
+    slot.state = finalState;
+  }
+
+  /** Stops every worker gracefully. Idempotent. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.reconciling;
+    await Promise.all([...this.slots.values()].map((slot) => this.stop(slot, 'stopped')));
+    await new Promise<void>((resolve) => {
+      if (this.server === undefined) resolve();
+      else
+        this.server.close(() => {
+          resolve();
+        });
+    });
+  }
+}
+
+/** The headline numbers of a worker's metrics, for `tributary list`. */
+function summarise(metrics: readonly MetricJson[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of metrics) {
+    const values =
+      (
+        m as unknown as {
+          values?: { value: number; labels?: Record<string, string | number>; metricName?: string }[];
+        }
+      ).values ?? [];
+    const total = (
+      filter: (v: { metricName?: string; labels?: Record<string, string | number> }) => boolean,
+    ): number => values.filter(filter).reduce((sum, v) => sum + v.value, 0);
+    switch (m.name) {
+      case 'tributary_job_records_in_total':
+        out.in = total(() => true);
+        break;
+      case 'tributary_job_records_out_total':
+        out.out = total(() => true);
+        break;
+      case 'tributary_job_findings_total':
+        out.findings = total(() => true);
+        break;
+      case 'tributary_job_dead_letters_total':
+        out.deadLetters = total(() => true);
+        break;
+      case 'tributary_job_consumer_lag':
+        out.lag = total(() => true);
+        break;
+      case 'tributary_job_cpu_seconds_total':
+        out.cpuSeconds = total(() => true);
+        break;
+      case 'tributary_job_resident_memory_bytes':
+        out.rssBytes = total(() => true);
+        break;
+      case 'tributary_job_latency_seconds': {
+        const count = total((v) => v.metricName?.endsWith('_count') === true);
+        const sum = total((v) => v.metricName?.endsWith('_sum') === true);
+        if (count > 0) out.meanLatencyMs = Math.round((sum / count) * 1000);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}

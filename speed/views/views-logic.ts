@@ -1,0 +1,117 @@
+/**
+ * The realtime views job: folds every valid record into the aggregates of its (customer, ingest
+ * hour, event day, category) and, after each batch, upserts the changed aggregates whole into
+ * `realtime_aggregates` — idempotent, never an increment. The aggregates live in the job's state
+ * (restored from its changelog), so a replay after a crash rewrites the same values and no view
+ * counts a record twice. Records are keyed by customer, so each row has exactly one writer.
+ */
+import {
+  addRecord,
+  aggregateFromJson,
+  aggregateToJson,
+  EMPTY_AGGREGATE,
+  type AggregateJson,
+} from '../../core/aggregates.js';
+import { cassandraTypes, type CassandraClient } from '../../core/cassandra/index.js';
+import type { TributaryRecord } from '../../core/record.js';
+import { utcDay } from '../../ingest/master/keys.js';
+import { RecordDeserializer, type SchemaSource } from '../../ingest/serde/index.js';
+import { Rejection, type InputMessage, type JobLogic } from '../runtime/logic.js';
+import type { KeyedState } from '../runtime/state.js';
+
+const HOUR = 3_600_000;
+/** An ingest hour's aggregates stay in state this long after the hour (late batches of that hour). */
+const KEEP_MS = 3 * HOUR;
+
+export function ingestHour(timestampMs: number): number {
+  return Math.floor(timestampMs / HOUR) * HOUR;
+}
+
+export interface ViewsLogicOptions {
+  readonly registry: SchemaSource;
+  readonly cassandra: CassandraClient;
+  readonly keyspace: string;
+  readonly concurrency?: number;
+}
+
+export class ViewsLogic implements JobLogic<TributaryRecord> {
+  private readonly deserializer: RecordDeserializer;
+  private readonly upsert: string;
+
+  constructor(private readonly options: ViewsLogicOptions) {
+    this.deserializer = new RecordDeserializer({ registry: options.registry });
+    this.upsert = `INSERT INTO ${options.keyspace}.realtime_aggregates (customer_id, ingest_hour, day, category, record_count,
+      amount_sum, amount_sumsq, amount_min, amount_max, first_event, last_event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  }
+
+  async prepare(inputs: readonly InputMessage[]): Promise<void> {
+    await this.deserializer.prepare(inputs.map((i) => i.message.value));
+  }
+
+  decode(input: InputMessage): TributaryRecord {
+    const decoded = this.deserializer.decode(input.message.value, input.message.key);
+    if (!decoded.ok) throw new Rejection(decoded.code, decoded.reason);
+    return decoded.record;
+  }
+
+  handle(record: TributaryRecord, input: InputMessage, state: KeyedState): void {
+    const hour = ingestHour(input.timestampMs);
+    const key = `agg|${record.customer_id}|${hour}|${utcDay(record.event_time)}|${record.category}`;
+    const current = state.get(key);
+    const aggregate =
+      current === undefined || current === null
+        ? EMPTY_AGGREGATE
+        : aggregateFromJson(current as unknown as AggregateJson);
+    state.set(
+      key,
+      aggregateToJson(addRecord(aggregate, record)) as unknown as Record<string, string | number | null>,
+      hour + HOUR + KEEP_MS,
+    );
+  }
+
+  async afterBatch(_partition: number, state: KeyedState, changedKeys: readonly string[]): Promise<void> {
+    const statements: { query: string; params: unknown[] }[] = [];
+    for (const key of changedKeys) {
+      if (!key.startsWith('agg|')) continue;
+      const value = state.get(key);
+      if (value === undefined || value === null) continue; // expired from state; the row stays in Cassandra
+      const [, customer = '', hour = '0', day = '', category = ''] = key.split('|');
+      const a = aggregateFromJson(value as unknown as AggregateJson);
+      statements.push({
+        query: this.upsert,
+        params: [
+          customer,
+          new Date(Number(hour)),
+          cassandraTypes.LocalDate.fromString(day),
+          category,
+          BigInt(a.count),
+          a.sum,
+          a.sumsq,
+          a.min,
+          a.max,
+          a.first === null ? null : new Date(a.first),
+          a.last === null ? null : new Date(a.last),
+        ],
+      });
+    }
+    await runBounded(this.options.cassandra, statements, this.options.concurrency ?? 32);
+  }
+}
+
+/** Executes idempotent statements with bounded concurrency. */
+export async function runBounded(
+  client: CassandraClient,
+  statements: readonly { query: string; params: unknown[] }[],
+  concurrency: number,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < statements.length) {
+      const statement = statements[next];
+      next += 1;
+      if (statement !== undefined)
+        await client.execute(statement.query, statement.params, { prepare: true, isIdempotent: true });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, statements.length) }, worker));
+}

@@ -1,0 +1,161 @@
+/**
+ * One job in one process (`tributary speed --job NAME`): the supervisor starts one of these per job,
+ * so a job that crashes, throws or runs slow never stops or slows another, and each job's CPU and
+ * memory are its own. Platform jobs: validation, views, delivery; use cases: usecase.<name>[.<variant>].
+ */
+import { createCassandraClient, type CassandraClient } from '../core/cassandra/index.js';
+import type { Config } from '../core/config.js';
+import { TributaryError } from '../core/errors.js';
+import { createKafka, ensureTopics } from '../core/kafka/index.js';
+import type { Logger } from '../core/logger.js';
+import { createPgPool, type PgPool } from '../core/postgres/index.js';
+import { ingestTopics, RegistryClient, speedTopics } from '../ingest/index.js';
+import { ValidationJob } from '../ingest/validation/index.js';
+import { DeliveryLogic } from './delivery/delivery-logic.js';
+import { listDeployments, setStatus } from './deploy/deployments.js';
+import { Job } from './runtime/job.js';
+import { JobMetrics } from '../core/job-metrics.js';
+import { UseCaseLogic } from './runtime/usecase-logic.js';
+import { findUseCase } from './usecases/index.js';
+import { ViewsLogic } from './views/views-logic.js';
+
+export const PLATFORM_JOBS = ['validation', 'views', 'delivery'] as const;
+
+/** Exit code of a worker that paused its job (the supervisor does not restart it). */
+export const EXIT_PAUSED = 3;
+
+export interface RunningWorker {
+  readonly metrics: JobMetrics;
+  /** Resolves with a reason when the job pauses itself. */
+  readonly paused: Promise<string>;
+  stats(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+function parseUseCaseJob(name: string): { usecase: string; variant: string } | undefined {
+  const match = /^usecase\.([a-z][a-z0-9-]*)(?:\.([A-Za-z0-9]+))?$/.exec(name);
+  return match?.[1] === undefined ? undefined : { usecase: match[1], variant: match[2] ?? '' };
+}
+
+export async function startWorker(config: Config, logger: Logger, name: string): Promise<RunningWorker> {
+  const kafka = createKafka({ brokers: config.kafka.brokers, logger, clientId: `tributary-${name}` });
+  const cassandra: CassandraClient = createCassandraClient({
+    contactPoints: config.cassandra.contactPoints,
+    localDataCenter: config.cassandra.localDataCenter,
+    logger,
+  });
+  const pool: PgPool = createPgPool({
+    url: config.postgres.url,
+    logger,
+    max: 3,
+    applicationName: `tributary-${name}`,
+  });
+  const registry = new RegistryClient({ url: config.registry.url });
+  const metrics = new JobMetrics(name);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [...ingestTopics(config), ...speedTopics(config)]);
+  } finally {
+    await admin.disconnect();
+  }
+  let pause: (reason: string) => void = () => undefined;
+  const paused = new Promise<string>((resolve) => {
+    pause = resolve;
+  });
+  const cleanup = async (): Promise<void> => {
+    await cassandra.shutdown();
+    await pool.end();
+  };
+
+  if (name === 'validation') {
+    const job = new ValidationJob({ config, kafka, cassandra, registry, logger, metrics });
+    await job.start();
+    return {
+      metrics,
+      paused,
+      stats: () => ({ ...job.stats() }),
+      close: async () => {
+        await job.close();
+        await cleanup();
+      },
+    };
+  }
+
+  const common = {
+    namespace: config.namespace,
+    kafka,
+    logger,
+    partitions: config.topics.partitions,
+    metrics,
+  };
+  let job: Job<unknown>;
+  if (name === 'views') {
+    job = new Job({
+      ...common,
+      name,
+      inputTopic: config.topics.valid,
+      logic: new ViewsLogic({ registry, cassandra, keyspace: config.cassandra.keyspace }),
+    });
+  } else if (name === 'delivery') {
+    job = new Job({
+      ...common,
+      name,
+      inputTopic: config.topics.findings,
+      logic: new DeliveryLogic({
+        cassandra,
+        pool,
+        keyspace: config.cassandra.keyspace,
+        feedbackTopic: config.topics.feedback,
+        retentionDays: config.cassandra.retentionDays,
+      }),
+    });
+  } else {
+    const parsed = parseUseCaseJob(name);
+    const useCase = parsed === undefined ? undefined : findUseCase(parsed.usecase);
+    if (parsed === undefined || useCase === undefined) {
+      await cleanup();
+      throw new TributaryError(
+        'USAGE',
+        `unknown job ${JSON.stringify(name)}: validation, views, delivery or usecase.<name>[.<variant>]`,
+      );
+    }
+    const deployment = (await listDeployments(pool)).find(
+      (d) => d.usecase === parsed.usecase && d.variant === parsed.variant,
+    );
+    job = new Job({
+      ...common,
+      name,
+      inputTopic: config.topics.valid,
+      startFrom: deployment?.startFrom ?? 'earliest',
+      logic: new UseCaseLogic({
+        useCase,
+        variant: parsed.variant,
+        registry,
+        pool,
+        findingsTopic: config.topics.findings,
+        metrics,
+        defaults: deployment?.settings ?? {},
+      }),
+      onPause: (reason) => {
+        void setStatus(pool, parsed.usecase, parsed.variant, 'paused', reason)
+          .catch((error: unknown) => {
+            logger.error({ err: error }, 'could not record the pause');
+          })
+          .finally(() => {
+            pause(reason);
+          });
+      },
+    });
+  }
+  await job.start();
+  return {
+    metrics,
+    paused,
+    stats: () => ({}),
+    close: async () => {
+      await job.close();
+      await cleanup();
+    },
+  };
+}
