@@ -53,7 +53,7 @@ export function deployCommand() {
           process.stdout.write(
             generation === 1
               ? `deployed ${job} (generation 1)\n`
-              : `updated ${job} to generation ${generation}; it continues from its committed offsets\n`,
+              : `updated ${job} to generation ${generation} (it continues from its consumer group’s committed offsets)\n`,
           );
           return 0;
         }),

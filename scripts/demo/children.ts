@@ -41,3 +41,23 @@ export function startTributary(config: Config, args: readonly string[], env: Nod
     },
   };
 }
+
+/** Runs a tributary command to completion; throws with its output if it fails. */
+export async function runTributary(
+  config: Config,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
+  const child = spawn(process.execPath, [path.join(config.projectRoot, 'bin', 'tributary.js'), ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0)
+    throw new Error(`tributary ${args.join(' ')} failed (${code}):\n${out}\n${err.slice(-2000)}`);
+  return out.trim();
+}

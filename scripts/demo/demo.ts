@@ -10,7 +10,7 @@ import type { Logger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { applySchema, summarise } from '../../migrations/schema/index.js';
 import { Stack, formatStatus } from '../stack/index.js';
-import { demoIngest } from './ingest.js';
+import { demoPipeline } from './pipeline.js';
 
 type Say = (line: string) => void;
 
@@ -96,7 +96,7 @@ export async function runDemo(
   } finally {
     await pool.end();
   }
-  say('4. Ingest: gateway and Kafka producers → validation job → master dataset and dead letters');
-  await step(say, 'ingest', () => demoIngest(logger, say));
+  say('4. The pipeline: gateway and Kafka → validation → use cases (A/B) → delivery, views');
+  await step(say, 'pipeline', () => demoPipeline(logger, say));
   say('Done. `tributary stack status` shows the servers; `tributary stack down` stops them.');
 }

@@ -23,7 +23,11 @@ afterAll(async () => {
 /** Creates the topics and a keyspace with the master dataset tables (`db apply`). */
 export async function ingestWorld(registryUrl: string, partitions = 3): Promise<IngestWorld> {
   const keyspace = uniqueName('ks').toLowerCase();
+  const namespace = uniqueName('ns').toLowerCase();
   const env = {
+    TRIBUTARY_NAMESPACE: namespace,
+    FINDINGS_TOPIC: uniqueName('findings'),
+    FEEDBACK_TOPIC: uniqueName('feedback'),
     RECORDS_TOPIC: uniqueName('records'),
     RECORDS_PARTITIONS: String(partitions),
     CASSANDRA_KEYSPACE: keyspace,
@@ -40,5 +44,5 @@ export async function ingestWorld(registryUrl: string, partitions = 3): Promise<
   } finally {
     await admin.disconnect();
   }
-  return { config, env, groupId: uniqueName('validation'), keyspace };
+  return { config, env, groupId: `${namespace}.validation`, keyspace };
 }

@@ -78,7 +78,7 @@ describe('validation job crash', () => {
     expect(summary.duplicates).toBeGreaterThan(500);
 
     const topic = world.config.topics.records;
-    const args = ['speed', '--group', world.groupId, '--stats-interval', '0'];
+    const args = ['speed', '--job', 'validation'];
     const first = startCli(args, world.env);
     await waitFor(async () => (await committedSum(kafka, world.groupId, topic)) >= 15_000n, {
       timeoutMs: 120_000,
