@@ -89,6 +89,7 @@ const VARIABLES = {
     .regex(/^[a-z][a-z0-9_-]{0,40}$/, 'a lower-case name')
     .default('tributary'),
   SPEED_PORT: port.default(9464),
+  USECASE_MODULES: z.string().optional(),
 } as const;
 
 const EnvSchema = z.object(VARIABLES);
@@ -149,7 +150,11 @@ export interface Config {
   };
   /** Prefix of consumer groups, transactional ids, changelogs and job dead-letter topics. */
   readonly namespace: string;
-  readonly speed: { readonly port: number };
+  readonly speed: {
+    readonly port: number;
+    /** Compiled ES modules with extra use cases (each default-exports one). */
+    readonly useCaseModules: readonly string[];
+  };
 }
 
 export const LOCAL_PG_USER = 'tributary';
@@ -219,7 +224,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       partitions: v.RECORDS_PARTITIONS,
     },
     namespace: v.TRIBUTARY_NAMESPACE,
-    speed: { port: v.SPEED_PORT },
+    speed: {
+      port: v.SPEED_PORT,
+      useCaseModules: (v.USECASE_MODULES ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+    },
   };
 }
 

@@ -10,7 +10,7 @@ export {
   hashBucket,
   type Experiment,
 } from './ab/assignments.js';
-export { USE_CASES, findUseCase, type UseCase } from './usecases/index.js';
+export { USE_CASES, allUseCases, findUseCase, loadUseCaseModules, type UseCase } from './usecases/index.js';
 export { decodeFinding, encodeFinding } from './findings.js';
 export { Job } from './runtime/job.js';
 export { KeyedState } from './runtime/state.js';

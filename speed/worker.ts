@@ -16,7 +16,7 @@ import { listDeployments, setStatus } from './deploy/deployments.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
-import { findUseCase } from './usecases/index.js';
+import { findUseCase, loadUseCaseModules } from './usecases/index.js';
 import { ViewsLogic } from './views/views-logic.js';
 
 export const PLATFORM_JOBS = ['validation', 'views', 'delivery'] as const;
@@ -38,6 +38,7 @@ function parseUseCaseJob(name: string): { usecase: string; variant: string } | u
 }
 
 export async function startWorker(config: Config, logger: Logger, name: string): Promise<RunningWorker> {
+  await loadUseCaseModules(config.speed.useCaseModules);
   const kafka = createKafka({ brokers: config.kafka.brokers, logger, clientId: `tributary-${name}` });
   const cassandra: CassandraClient = createCassandraClient({
     contactPoints: config.cassandra.contactPoints,

@@ -1,6 +1,14 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createPgPool, type PgPool } from '../../core/postgres/index.js';
-import { deploy, jobName, listDeployments, setStatus, USE_CASES, type JobStatus } from '../../speed/index.js';
+import {
+  deploy,
+  jobName,
+  listDeployments,
+  loadUseCaseModules,
+  setStatus,
+  USE_CASES,
+  type JobStatus,
+} from '../../speed/index.js';
 import { action, commandContext } from '../context.js';
 import { parseJsonObject } from '../options.js';
 
@@ -43,6 +51,7 @@ export function deployCommand() {
     .action(
       action((usecase, options) =>
         withPool(async (pool) => {
+          await loadUseCaseModules(commandContext().config.speed.useCaseModules);
           const generation = await deploy(pool, {
             usecase,
             variant: options.variant,

@@ -11,6 +11,7 @@ import type { CassandraClient } from '../../core/cassandra/index.js';
 import type { Config } from '../../core/config.js';
 import { describeError } from '../../core/errors.js';
 import {
+  chunkMessages,
   ensureTopics,
   type Consumer,
   type EachBatchPayload,
@@ -47,8 +48,6 @@ export interface ValidationStats {
 }
 
 export const VALIDATION_JOB = 'validation';
-/** Messages per produce request inside a transaction (≈ 300 KiB with headers). */
-const OUTPUT_CHUNK = 1_000;
 
 export class ValidationJob {
   readonly groupId: string;
@@ -198,9 +197,7 @@ export class ValidationJob {
         [config.topics.valid, valid],
         [config.topics.deadLetter, dead],
       ] as const) {
-        for (let i = 0; i < list.length; i += OUTPUT_CHUNK) {
-          await transaction.send({ topic, acks: -1, messages: list.slice(i, i + OUTPUT_CHUNK) });
-        }
+        for (const chunk of chunkMessages(list)) await transaction.send({ topic, acks: -1, messages: chunk });
       }
       await transaction.sendOffsets({
         consumerGroupId: this.groupId,

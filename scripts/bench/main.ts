@@ -5,17 +5,18 @@ import { createLogger } from '../../core/logger.js';
 import { applySchema } from '../../migrations/schema/index.js';
 import { Stack } from '../stack/index.js';
 import { benchIngest } from './ingest.js';
+import { benchSpeed } from './speed.js';
 
-const BENCHES = ['ingest'] as const;
+const BENCHES = ['ingest', 'speed'] as const;
 
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { records: { type: 'string' } },
+    options: { records: { type: 'string' }, backlog: { type: 'string' } },
   });
   const name = positionals[0];
   if (name === undefined || !(BENCHES as readonly string[]).includes(name)) {
-    process.stderr.write(`usage: npm run bench <${BENCHES.join('|')}> [-- --records N]\n`);
+    process.stderr.write(`usage: npm run bench <${BENCHES.join('|')}> [-- --records N] [--backlog N]\n`);
     return 2;
   }
   const config = loadConfig();
@@ -23,7 +24,15 @@ async function main(): Promise<number> {
   await new Stack(config, logger).up();
   await applySchema(config, logger);
   const records = Number(values.records ?? 200_000);
-  const section = await benchIngest(config, logger, records);
+  const section =
+    name === 'speed'
+      ? await benchSpeed(
+          config,
+          logger,
+          Number(values.records ?? 100_000),
+          Number(values.backlog ?? 5_000_000),
+        )
+      : await benchIngest(config, logger, records);
   process.stdout.write(`${section}\n`);
   return 0;
 }

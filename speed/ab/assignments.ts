@@ -5,6 +5,7 @@
  * grows); explicit per-customer overrides win. Use cases without an experiment deliver everything.
  */
 import type { PgPool } from '../../core/postgres/index.js';
+import { TributaryError } from '../../core/errors.js';
 import { fnv1a32 } from '../../ingest/master/keys.js';
 
 export interface Experiment {
@@ -78,33 +79,50 @@ export async function assignVariant(
     ]);
     return;
   }
-  await pool.query(
-    `INSERT INTO ab_assignments (usecase, customer_id, variant) VALUES ($1, $2, $3)
-     ON CONFLICT (usecase, customer_id) DO UPDATE SET variant = $3, updated_at = now()`,
-    [usecase, customerId, variant],
-  );
+  try {
+    await pool.query(
+      `INSERT INTO ab_assignments (usecase, customer_id, variant) VALUES ($1, $2, $3)
+       ON CONFLICT (usecase, customer_id) DO UPDATE SET variant = $3, updated_at = now()`,
+      [usecase, customerId, variant],
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code === '23503') {
+      throw new TributaryError(
+        'NOT_FOUND',
+        `no experiment for ${usecase} (ab set it first) or no customer ${customerId} (customers add it first)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
 }
 
-/** Experiments and overrides for the delivery job, reloaded every few seconds. */
+/**
+ * Experiments and overrides for the delivery job. Before each batch a one-row query tells whether
+ * anything changed (latest update, number of overrides); only then is everything reloaded. So a
+ * change applies from the next batch on.
+ */
 export class AssignmentCache {
   private experiments = new Map<string, Experiment>();
   private overrides = new Map<string, string>();
-  private loaded = 0;
+  private version = '';
 
-  constructor(
-    private readonly pool: PgPool,
-    private readonly ttlMs = 5_000,
-  ) {}
+  constructor(private readonly pool: PgPool) {}
 
   async refresh(): Promise<void> {
-    if (this.loaded + this.ttlMs > Date.now()) return;
+    const probe = await this.pool.query<{ v: string }>(
+      `SELECT concat_ws('|', (SELECT max(updated_at) FROM ab_experiments), (SELECT count(*) FROM ab_experiments),
+              (SELECT max(updated_at) FROM ab_assignments), (SELECT count(*) FROM ab_assignments)) AS v`,
+    );
+    const version = probe.rows[0]?.v ?? '';
+    if (version === this.version) return;
     const experiments = await listExperiments(this.pool);
     const overrides = await this.pool.query<{ usecase: string; customer_id: string; variant: string }>(
       'SELECT usecase, customer_id, variant FROM ab_assignments',
     );
     this.experiments = new Map(experiments.map((e) => [e.usecase, e]));
     this.overrides = new Map(overrides.rows.map((r) => [`${r.usecase}|${r.customer_id}`, r.variant]));
-    this.loaded = Date.now();
+    this.version = version;
   }
 
   /** The variant this customer receives, or undefined when the use case has no experiment. */

@@ -8,13 +8,14 @@
  * and the batch is replayed. A job whose records keep failing is paused and reported.
  */
 import { describeError } from '../../core/errors.js';
-import type {
-  Consumer,
-  EachBatchPayload,
-  IHeaders,
-  Kafka,
-  Message,
-  Producer,
+import {
+  chunkMessages,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type Kafka,
+  type Message,
+  type Producer,
 } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
 import { retry } from '../../core/retry.js';
@@ -41,8 +42,6 @@ export interface JobOptions<T> {
   readonly onPause?: (reason: string) => void;
   readonly maxBytesPerPartition?: number;
 }
-
-const OUTPUT_CHUNK = 1_000;
 
 export class Job<T> {
   readonly groupId: string;
@@ -224,8 +223,11 @@ export class Job<T> {
       );
     }
     await payload.heartbeat();
-    await this.commit(batch.partition, batch.topic, last.offset, outputs, dead, changes);
-    payload.resolveOffset(last.offset);
+    // batch.lastOffset() counts transaction markers fetched after the last message: commit past them,
+    // or a consumer of a transactional topic would always look one offset behind.
+    const through = batch.lastOffset();
+    await this.commit(batch.partition, batch.topic, through, outputs, dead, changes);
+    payload.resolveOffset(through);
     await payload.heartbeat();
 
     const now = Date.now();
@@ -285,24 +287,13 @@ export class Job<T> {
       }
       if (dead.length > 0) byTopic.set(this.deadLetterTopic, [...dead]);
       for (const [outTopic, messages] of byTopic) {
-        for (let i = 0; i < messages.length; i += OUTPUT_CHUNK) {
-          await transaction.send({
-            topic: outTopic,
-            acks: -1,
-            messages: messages.slice(i, i + OUTPUT_CHUNK),
-          });
-        }
+        for (const chunk of chunkMessages(messages))
+          await transaction.send({ topic: outTopic, acks: -1, messages: chunk });
       }
       // The changelog partition is the input partition: whoever owns the input owns the state.
-      for (let i = 0; i < changes.length; i += OUTPUT_CHUNK) {
-        await transaction.send({
-          topic: this.changelogTopic,
-          acks: -1,
-          messages: changes
-            .slice(i, i + OUTPUT_CHUNK)
-            .map((c) => ({ key: c.key, value: c.value, partition })),
-        });
-      }
+      const changelog = changes.map((c) => ({ key: c.key, value: c.value, partition }));
+      for (const chunk of chunkMessages(changelog))
+        await transaction.send({ topic: this.changelogTopic, acks: -1, messages: chunk });
       await transaction.sendOffsets({
         consumerGroupId: this.groupId,
         topics: [{ topic, partitions: [{ partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],

@@ -1,16 +1,61 @@
 /**
  * The use cases this build can deploy. To add one: write `my-use-case.ts` next to these (see
- * contract.ts), then add it to this list. `tributary deploy my-use-case` runs it.
+ * contract.ts), then add it to BUILT_IN below. `tributary deploy my-use-case` runs it.
+ *
+ * Use cases can also live outside the code base (a data scientist's module): list their compiled
+ * ES module files in USECASE_MODULES (comma-separated paths); each default-exports a UseCase.
  */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { TributaryError } from '../../core/errors.js';
 import { amountAnomaly } from './amount-anomaly.js';
 import type { UseCase } from './contract.js';
 import { dataQuality } from './data-quality.js';
 import { velocity } from './velocity.js';
 
-export const USE_CASES: readonly UseCase[] = [dataQuality, amountAnomaly, velocity];
+const BUILT_IN: readonly UseCase[] = [dataQuality, amountAnomaly, velocity];
+
+const registry = new Map<string, UseCase>(BUILT_IN.map((useCase) => [useCase.name, useCase]));
+
+export const USE_CASES: readonly UseCase[] = BUILT_IN;
 
 export function findUseCase(name: string): UseCase | undefined {
-  return USE_CASES.find((useCase) => useCase.name === name);
+  return registry.get(name);
+}
+
+export function allUseCases(): UseCase[] {
+  return [...registry.values()];
+}
+
+function isUseCase(value: unknown): value is UseCase {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.name === 'string' &&
+    /^[a-z][a-z0-9-]{0,62}$/.test(v.name) &&
+    Array.isArray(v.variants) &&
+    v.variants.every((x) => typeof x === 'string') &&
+    typeof v.needsProfile === 'boolean' &&
+    typeof v.process === 'function'
+  );
+}
+
+/** Loads and registers the use-case modules named in USECASE_MODULES. */
+export async function loadUseCaseModules(paths: readonly string[]): Promise<void> {
+  for (const file of paths) {
+    const module = (await import(pathToFileURL(path.resolve(file)).href)) as { default?: unknown };
+    const useCase = module.default;
+    if (!isUseCase(useCase)) {
+      throw new TributaryError(
+        'BAD_REQUEST',
+        `${file} must default-export a use case: { name, description, variants, needsProfile, process }`,
+      );
+    }
+    if (BUILT_IN.some((u) => u.name === useCase.name)) {
+      throw new TributaryError('CONFLICT', `${file}: a built-in use case is already named ${useCase.name}`);
+    }
+    registry.set(useCase.name, useCase);
+  }
 }
 
 export type { FindingDraft, ProfileReader, UseCase, UseCaseContext, UseCaseState } from './contract.js';

@@ -1,0 +1,345 @@
+/**
+ * `npm run bench speed`: the whole diamond (records → validation → 4 use-case jobs → delivery, and
+ * views) — throughput on a backlog and its ratio to a raw Kafka consume+produce of the same records,
+ * latency from produce to feedback at 2,000 records/s, and each job's memory while draining a backlog.
+ * Runs in its own PostgreSQL database, keyspace, topics and namespace, removed afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createCassandraClient } from '../../core/cassandra/index.js';
+import { loadConfig, type Config } from '../../core/config.js';
+import { createKafka, type Kafka } from '../../core/kafka/index.js';
+import type { Logger } from '../../core/logger.js';
+import { createPgPool } from '../../core/postgres/index.js';
+import { RecordProducer, RecordSerializer, RegistryClient, recordSubject } from '../../ingest/index.js';
+import type { JobStatus } from '../../speed/index.js';
+import { DEFAULT_GENERATE, generateStream } from '../generate/index.js';
+import { perSecond, writeSection, type BenchRow } from './report.js';
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly line: (pattern: RegExp) => Promise<string>;
+  readonly stop: () => Promise<void>;
+}
+
+function tributary(config: Config, args: readonly string[], env: NodeJS.ProcessEnv): Proc {
+  const child = spawn(process.execPath, [path.join(config.projectRoot, 'bin', 'tributary.js'), ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
+  return {
+    child,
+    line: async (pattern) => {
+      for (let i = 0; i < 1200; i += 1) {
+        const match = pattern.exec(out)?.[1];
+        if (match !== undefined) return match;
+        await delay(100);
+      }
+      throw new Error(`no ${String(pattern)} from tributary ${args.join(' ')}: ${out}`);
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function run(config: Config, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const p = tributary(config, args, env);
+  const code = await new Promise<number | null>((resolve) => p.child.once('exit', resolve));
+  if (code !== 0) throw new Error(`tributary ${args.join(' ')} exited ${code}`);
+  return '';
+}
+
+async function lagZero(
+  kafka: Kafka,
+  groups: readonly { groupId: string; topic: string }[],
+): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const { groupId, topic } of groups) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      for (const e of ends) {
+        const c = committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
+        if (BigInt(e.high) > 0n && BigInt(c) < BigInt(e.high)) return false;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Raw Kafka speed on the same records: consume the topic and produce every message to another. */
+async function rawConsumeProduce(
+  kafka: Kafka,
+  from: string,
+  to: string,
+  count: number,
+  partitions: number,
+): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: to, numPartitions: partitions }] });
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const consumer = kafka.consumer({ groupId: `${to}.raw`, maxBytesPerPartition: 1024 * 1024 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: from, fromBeginning: true });
+  let copied = 0;
+  const began = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    consumer
+      .run({
+        autoCommit: false,
+        partitionsConsumedConcurrently: partitions,
+        eachBatch: async ({ batch }) => {
+          for (let i = 0; i < batch.messages.length; i += 1_000) {
+            await producer.send({
+              topic: to,
+              acks: -1,
+              messages: batch.messages.slice(i, i + 1_000).map((m) => ({ key: m.key, value: m.value })),
+            });
+          }
+          copied += batch.messages.length;
+          if (copied >= count) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  const rate = perSecond(copied, performance.now() - began);
+  await consumer.disconnect();
+  await producer.disconnect();
+  return rate;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+export async function benchSpeed(
+  baseConfig: Config,
+  logger: Logger,
+  records: number,
+  backlog: number,
+): Promise<string> {
+  const name = `bench${Date.now().toString(36)}`;
+  const admin = createPgPool({ url: baseConfig.postgres.url, logger, max: 1 });
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(baseConfig.postgres.url);
+  url.pathname = `/${name}`;
+  const env: NodeJS.ProcessEnv = {
+    DATABASE_URL: url.toString(),
+    CASSANDRA_KEYSPACE: name,
+    TRIBUTARY_NAMESPACE: name,
+    RECORDS_TOPIC: `${name}-records`,
+    FINDINGS_TOPIC: `${name}-findings`,
+    FEEDBACK_TOPIC: `${name}-feedback`,
+  };
+  const config = loadConfig({ ...process.env, ...env });
+  const kafka = createKafka({ brokers: config.kafka.brokers, logger });
+  const procs: Proc[] = [];
+  const rows: BenchRow[] = [];
+  try {
+    await run(config, ['db', 'apply'], env);
+    const serve = tributary(config, ['serve', '--api-port', '0', '--registry-port', '0'], env);
+    procs.push(serve);
+    env.SCHEMA_REGISTRY_URL = await serve.line(/schema registry listening on (\S+)/);
+    await serve.line(/API listening on (\S+)/);
+    for (const args of [
+      ['deploy', 'data-quality'],
+      ['deploy', 'velocity'],
+      ['deploy', 'amount-anomaly', '--variant', 'A'],
+      ['deploy', 'amount-anomaly', '--variant', 'B'],
+      ['ab', 'set', 'amount-anomaly', '--control', 'A', '--treatment', 'B'],
+    ]) {
+      await run(config, args, env);
+    }
+    const serializer = await RecordSerializer.create({
+      registry: new RegistryClient({ url: env.SCHEMA_REGISTRY_URL }),
+      subject: recordSubject(config.topics.records),
+    });
+    const produce = async (topic: string, count: number): Promise<number> => {
+      const producer = new RecordProducer(kafka, topic, serializer);
+      await producer.connect();
+      let batch: { key: string; value: Buffer }[] = [];
+      const began = performance.now();
+      for (const item of generateStream({
+        ...DEFAULT_GENERATE,
+        records: count,
+        customers: 100,
+        days: 7,
+        bad: 0.001,
+        endMs: Date.now(),
+        seed: 17,
+      })) {
+        batch.push({ key: item.record.customer_id, value: serializer.encode(item.record) });
+        if (batch.length === 2_000) {
+          await producer.sendRaw(batch);
+          batch = [];
+        }
+      }
+      await producer.sendRaw(batch);
+      await producer.close();
+      return perSecond(count, performance.now() - began);
+    };
+
+    // 1. Throughput of the whole diamond on a backlog, and raw Kafka consume+produce of the same records.
+    const produceRate = await produce(config.topics.records, records);
+    rows.push({
+      metric: 'raw produce of the records',
+      value: `${produceRate.toLocaleString('en')} records/s`,
+    });
+    const raw = await rawConsumeProduce(
+      kafka,
+      config.topics.records,
+      `${name}-copy`,
+      records,
+      config.topics.partitions,
+    );
+    rows.push({
+      metric: 'raw Kafka consume + produce of the same records',
+      value: `${raw.toLocaleString('en')} records/s`,
+      note: 'the ceiling for one hop',
+    });
+    const jobs = [
+      'validation',
+      'views',
+      'delivery',
+      'usecase.data-quality',
+      'usecase.velocity',
+      'usecase.amount-anomaly.A',
+      'usecase.amount-anomaly.B',
+    ];
+    const groups = jobs.map((job) =>
+      job === 'validation'
+        ? { groupId: `${name}.validation`, topic: config.topics.records }
+        : job === 'delivery'
+          ? { groupId: `${name}.job.delivery`, topic: config.topics.findings }
+          : { groupId: `${name}.job.${job}`, topic: config.topics.valid },
+    );
+    let began = performance.now();
+    const speed = tributary(config, ['speed', '--port', '0'], env);
+    procs.push(speed);
+    await speed.line(/\/jobs on (\S+)/);
+    while (!(await lagZero(kafka, groups))) await delay(250);
+    const diamond = perSecond(records, performance.now() - began);
+    rows.push({
+      metric: 'whole diamond on a backlog (validation → 4 use-case jobs → delivery, + views), from start',
+      value: `${diamond.toLocaleString('en')} records/s`,
+      note: `ratio to raw consume+produce: ${(diamond / raw).toFixed(2)}; target ≥ 20,000 records/s`,
+    });
+
+    // 2. Latency from produce to feedback at 2,000 records/s.
+    const latencies: number[] = [];
+    const consumer = kafka.consumer({ groupId: `${name}.latency`, maxWaitTimeInMs: 50 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: config.topics.feedback, fromBeginning: false });
+    const listenFrom = Date.now();
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        const produced = Number(message.timestamp);
+        if (produced >= listenFrom) latencies.push(Date.now() - produced);
+        return Promise.resolve();
+      },
+    });
+    await delay(3_000);
+    began = performance.now();
+    await run(
+      config,
+      [
+        'generate',
+        '--records',
+        '60000',
+        '--rate',
+        '2000',
+        '--customers',
+        '100',
+        '--seed',
+        '23',
+        '--anomalies',
+        '0.02',
+      ],
+      env,
+    );
+    const sendSeconds = (performance.now() - began) / 1000;
+    await delay(5_000);
+    await consumer.disconnect();
+    latencies.sort((a, b) => a - b);
+    rows.push({
+      metric: 'latency produce → feedback at 2,000 records/s (p50 / p99 / max)',
+      value: `${percentile(latencies, 50)} / ${percentile(latencies, 99)} / ${latencies.at(-1) ?? 0} ms`,
+      note: `${latencies.length} feedback messages over ${sendSeconds.toFixed(0)} s; target p99 ≤ 100 ms`,
+    });
+
+    // 3. Memory per job while draining a backlog written straight to records.valid.
+    await speed.stop();
+    procs.pop();
+    await produce(config.topics.valid, backlog);
+    const drain = tributary(config, ['speed', '--port', '0'], env);
+    procs.push(drain);
+    const drainUrl = await drain.line(/\/jobs on (\S+)/);
+    const peaks = new Map<string, number[]>();
+    began = performance.now();
+    while (
+      !(await lagZero(
+        kafka,
+        groups.filter((g) => g.topic === config.topics.valid),
+      ))
+    ) {
+      const status = (await (await fetch(`${drainUrl}/jobs`)).json()) as JobStatus[];
+      for (const j of status) {
+        const list = peaks.get(j.job) ?? [];
+        if (j.metrics.rssBytes !== undefined) list.push(j.metrics.rssBytes);
+        peaks.set(j.job, list);
+      }
+      await delay(1_000);
+    }
+    const drainSeconds = (performance.now() - began) / 1000;
+    for (const [job, samples] of peaks) {
+      if (samples.length === 0) continue;
+      const mb = samples.map((b) => Math.round(b / 1048576));
+      const quarter = Math.max(1, Math.floor(mb.length / 4));
+      rows.push({
+        metric: `memory of ${job} draining ${backlog.toLocaleString('en')} records`,
+        value: `peak ${Math.max(...mb)} MB`,
+        note: `first quarter max ${Math.max(...mb.slice(0, quarter))} MB, last quarter max ${Math.max(...mb.slice(-quarter))} MB, ${mb.length} samples over ${drainSeconds.toFixed(0)} s`,
+      });
+    }
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    const kadmin = kafka.admin();
+    await kadmin.connect();
+    const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(name));
+    await kadmin.deleteTopics({ topics: mine }).catch(() => undefined);
+    await kadmin.disconnect();
+    const cassandra = createCassandraClient({
+      contactPoints: config.cassandra.contactPoints,
+      localDataCenter: config.cassandra.localDataCenter,
+      logger,
+    });
+    await cassandra.execute(`DROP KEYSPACE IF EXISTS ${name}`).catch(() => undefined);
+    await cassandra.shutdown();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+  return writeSection(
+    baseConfig,
+    'speed',
+    `\`npm run bench speed -- --records ${records} --backlog ${backlog}\`: 100 customers, ${config.topics.partitions} partitions, every job in its own process (2 cores shared with Kafka, Cassandra and PostgreSQL).`,
+    rows,
+  );
+}

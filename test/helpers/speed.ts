@@ -1,0 +1,77 @@
+/**
+ * A private world for speed-layer tests: its own PostgreSQL database (control plane and registry),
+ * Cassandra keyspace, topics and job namespace, with a `tributary serve` running the registry.
+ */
+import { afterAll } from 'vitest';
+import { loadConfig, type Config } from '../../core/config.js';
+import type { Kafka } from '../../core/kafka/index.js';
+import { runCli } from './cli.js';
+import { cassandraClient, config as baseConfig, pgPool } from './context.js';
+import { committedSum, endOffsetSum } from './kafka.js';
+import { uniqueName } from './names.js';
+import { startServe, type RunningCli } from './process.js';
+
+export interface SpeedWorld {
+  readonly env: NodeJS.ProcessEnv;
+  readonly config: Config;
+  readonly serve: RunningCli;
+  /** Consumer groups and the topic each reads, for "has everything been processed?". */
+  groups(jobs: readonly string[]): { groupId: string; topic: string }[];
+}
+
+const admin = pgPool();
+const cassandra = cassandraClient();
+const databases: string[] = [];
+const keyspaces: string[] = [];
+afterAll(async () => {
+  for (const keyspace of keyspaces) await cassandra.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+  for (const database of databases) await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+});
+
+export async function speedWorld(extraEnv: NodeJS.ProcessEnv = {}): Promise<SpeedWorld> {
+  const name = uniqueName('sp').toLowerCase();
+  await admin.query(`CREATE DATABASE ${name}`);
+  databases.push(name);
+  keyspaces.push(name);
+  const url = new URL(baseConfig.postgres.url);
+  url.pathname = `/${name}`;
+  const env: NodeJS.ProcessEnv = {
+    DATABASE_URL: url.toString(),
+    CASSANDRA_KEYSPACE: name,
+    TRIBUTARY_NAMESPACE: name,
+    RECORDS_TOPIC: `${name}-records`,
+    FINDINGS_TOPIC: `${name}-findings`,
+    FEEDBACK_TOPIC: `${name}-feedback`,
+    RECORDS_PARTITIONS: '3',
+    ...extraEnv,
+  };
+  const applied = await runCli(['db', 'apply'], env);
+  if (applied.code !== 0) throw new Error(`db apply failed: ${applied.stderr}`);
+  const serve = await startServe(env);
+  env.SCHEMA_REGISTRY_URL = serve.registryUrl;
+  const config = loadConfig({ ...process.env, ...env });
+  afterAll(() => serve.process.stop());
+  return {
+    env,
+    config,
+    serve: serve.process,
+    groups: (jobs) =>
+      jobs.map((job) => {
+        if (job === 'validation') return { groupId: `${name}.validation`, topic: config.topics.records };
+        if (job === 'delivery') return { groupId: `${name}.job.delivery`, topic: config.topics.findings };
+        return { groupId: `${name}.job.${job}`, topic: config.topics.valid };
+      }),
+  };
+}
+
+/** True when every group has committed up to the end of its input topic. */
+export async function allCaughtUp(
+  kafka: Kafka,
+  groups: readonly { groupId: string; topic: string }[],
+): Promise<boolean> {
+  for (const { groupId, topic } of groups) {
+    const end = await endOffsetSum(kafka, topic);
+    if (end > 0n && (await committedSum(kafka, groupId, topic)) < end) return false;
+  }
+  return true;
+}

@@ -1,0 +1,241 @@
+/**
+ * Deployment while jobs run: a new use case starts without pausing or rebalancing a running one;
+ * A/B delivers each customer only its variant's findings and keeps both; a throwing use case sends
+ * its bad records to its dead-letter topic and goes on; one that keeps failing is paused and reported.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cassandraTypes } from '../../core/cassandra/index.js';
+import { daysBetween, utcDay } from '../../ingest/index.js';
+import { HEADER, headerText } from '../../ingest/validation/index.js';
+import { customerIds } from '../../scripts/generate/index.js';
+import { chooseVariant, listExperiments, type JobStatus } from '../../speed/index.js';
+import { runCli } from '../helpers/cli.js';
+import { cassandraClient, kafkaClient, pgPool } from '../helpers/context.js';
+import { committedSum, readTopic } from '../helpers/kafka.js';
+import { startCli, type RunningCli } from '../helpers/process.js';
+import { allCaughtUp, speedWorld, type SpeedWorld } from '../helpers/speed.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const kafka = kafkaClient();
+const cassandra = cassandraClient();
+let world: SpeedWorld;
+let speed: RunningCli;
+let url: string;
+
+async function jobs(): Promise<JobStatus[]> {
+  return (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
+}
+
+async function cli(args: string[]): Promise<string> {
+  const result = await runCli(args, world.env);
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout;
+}
+
+beforeAll(async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'usecases-'));
+  const flaky = path.join(dir, 'flaky.mjs');
+  const broken = path.join(dir, 'broken.mjs');
+  await writeFile(
+    flaky,
+    `export default { name: 'flaky', description: 'throws on amounts divisible by 7', variants: [''], needsProfile: false,
+      process(record) { if (record.amount_minor % 7n === 0n) throw new Error('flaky cannot handle ' + record.record_id); return []; } };\n`,
+  );
+  await writeFile(
+    broken,
+    `export default { name: 'broken', description: 'always throws', variants: [''], needsProfile: false,
+      process() { throw new TypeError('broken use case'); } };\n`,
+  );
+  world = await speedWorld({ USECASE_MODULES: `${flaky},${broken}` });
+  await cli(['deploy', 'data-quality']);
+  speed = startCli(['speed', '--port', '0'], world.env);
+  url = (await speed.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
+  await waitFor(
+    async () => (await jobs()).find((j) => j.job === 'usecase.data-quality')?.state === 'running',
+    { description: 'data-quality running' },
+  );
+});
+
+describe('hot deploy', () => {
+  it(
+    'deploying a new use case does not pause, restart or rebalance a running one',
+    { timeout: 300_000 },
+    async () => {
+      const generator = runCli(
+        ['generate', '--records', '12000', '--rate', '800', '--customers', '10', '--seed', '3'],
+        world.env,
+      );
+      const dq = world.groups(['usecase.data-quality'])[0];
+      if (dq === undefined) throw new Error('no group');
+      await waitFor(async () => (await committedSum(kafka, dq.groupId, dq.topic)) > 1_000n, {
+        timeoutMs: 60_000,
+        description: 'data-quality under way',
+      });
+      const admin = kafka.admin();
+      await admin.connect();
+      const before = (await admin.describeGroups([dq.groupId])).groups[0];
+      const pidBefore = (await jobs()).find((j) => j.job === 'usecase.data-quality')?.pid;
+
+      // Sample data-quality's progress while a new use case is deployed next to it.
+      const samples: { at: number; committed: bigint }[] = [];
+      const sampling = { on: true };
+      const sampler = (async () => {
+        while (sampling.on) {
+          samples.push({ at: Date.now(), committed: await committedSum(kafka, dq.groupId, dq.topic) });
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      await cli(['deploy', 'velocity', '--from', 'earliest']);
+      await waitFor(
+        async () => ((await jobs()).find((j) => j.job === 'usecase.velocity')?.metrics.in ?? 0) > 0,
+        { timeoutMs: 60_000, description: 'velocity processing' },
+      );
+      await new Promise((r) => setTimeout(r, 2_000));
+      sampling.on = false;
+      await sampler;
+      await generator;
+
+      const after = (await admin.describeGroups([dq.groupId])).groups[0];
+      await admin.disconnect();
+      expect((await jobs()).find((j) => j.job === 'usecase.data-quality')?.pid).toBe(pidBefore);
+      expect(after?.members.map((m) => m.memberId)).toEqual(before?.members.map((m) => m.memberId));
+      // Progress never stalled for long while the other job was deployed and started.
+      let longestStall = 0;
+      let lastChange = samples[0]?.at ?? 0;
+      for (let i = 1; i < samples.length; i += 1) {
+        const s = samples[i];
+        const p = samples[i - 1];
+        if (s === undefined || p === undefined) continue;
+        if (s.committed > p.committed) lastChange = s.at;
+        else longestStall = Math.max(longestStall, s.at - lastChange);
+      }
+      expect(samples.length).toBeGreaterThan(10);
+      expect(longestStall).toBeLessThan(3_000);
+    },
+  );
+
+  it(
+    'A/B: each customer receives only its variant’s findings; both variants are stored',
+    { timeout: 300_000 },
+    async () => {
+      await cli(['deploy', 'amount-anomaly', '--variant', 'A']);
+      await cli(['deploy', 'amount-anomaly', '--variant', 'B']);
+      await cli(['ab', 'set', 'amount-anomaly', '--control', 'A', '--treatment', 'B', '--percent', '50']);
+      await cli(['customers', 'add', 'ab-0001']);
+      await cli(['ab', 'assign', 'amount-anomaly', 'ab-0001', 'B']);
+      const end = Date.UTC(2026, 10, 22, 0, 0, 0);
+      await cli([
+        'generate',
+        '--records',
+        '20000',
+        '--customers',
+        '12',
+        '--customer-prefix',
+        'ab',
+        '--days',
+        '2',
+        '--end',
+        String(end),
+        '--anomalies',
+        '0.02',
+        '--seed',
+        '5',
+      ]);
+      await waitFor(
+        () =>
+          allCaughtUp(
+            kafka,
+            world.groups(['validation', 'usecase.amount-anomaly.A', 'usecase.amount-anomaly.B', 'delivery']),
+          ),
+        {
+          timeoutMs: 240_000,
+          intervalMs: 1_000,
+          description: 'the diamond to catch up',
+        },
+      );
+      const [experiment] = await listExperiments(pgPool(world.env.DATABASE_URL));
+      if (experiment === undefined) throw new Error('no experiment');
+      const ks = world.config.cassandra.keyspace;
+      const seen = { A: 0, B: 0 };
+      const receivers = new Map<string, string>();
+      for (const customer of customerIds({ customers: 12, customerPrefix: 'ab' })) {
+        const expected = chooseVariant(experiment, customer, customer === 'ab-0001' ? 'B' : undefined);
+        receivers.set(customer, expected);
+        for (const day of daysBetween(utcDay(new Date(end - 2 * 86_400_000)), utcDay(new Date(end)))) {
+          const rows = await cassandra.execute(
+            `SELECT usecase, variant, delivered FROM ${ks}.findings_by_customer WHERE customer_id = ? AND day = ?`,
+            [customer, cassandraTypes.LocalDate.fromString(day)],
+          );
+          for (const row of rows.rows) {
+            if (row.get('usecase') !== 'amount-anomaly') continue;
+            const variant = String(row.get('variant'));
+            if (variant === 'A' || variant === 'B') seen[variant] += 1;
+            expect(row.get('delivered'), `${customer} ${variant}`).toBe(variant === expected);
+          }
+        }
+      }
+      expect(seen.A).toBeGreaterThan(0);
+      expect(seen.B).toBeGreaterThan(0);
+      expect(new Set(receivers.values())).toEqual(new Set(['A', 'B']));
+      const feedback = await readTopic(kafka, world.config.topics.feedback);
+      for (const m of feedback) {
+        const finding = JSON.parse(m.message.value?.toString() ?? '{}') as {
+          usecase: string;
+          variant: string;
+          customerId: string;
+        };
+        if (finding.usecase === 'amount-anomaly' && finding.customerId.startsWith('ab-'))
+          expect(finding.variant).toBe(receivers.get(finding.customerId));
+      }
+      const report = await cli(['ab', 'report', 'amount-anomaly', '--days', '30']);
+      expect(report).toMatch(/variant A: \d+ findings/);
+      expect(report).toMatch(/agreement: [\d.]+%/);
+    },
+  );
+
+  it(
+    'a throwing use case dead-letters its bad records with error and stack, and keeps going',
+    { timeout: 300_000 },
+    async () => {
+      await cli(['deploy', 'flaky']);
+      const flaky = world.groups(['usecase.flaky'])[0];
+      if (flaky === undefined) throw new Error('no group');
+      await waitFor(() => allCaughtUp(kafka, [flaky]), {
+        timeoutMs: 180_000,
+        intervalMs: 1_000,
+        description: 'flaky to process everything',
+      });
+      const dead = await readTopic(kafka, `${world.config.namespace}.dlq.usecase.flaky`);
+      expect(dead.length).toBeGreaterThan(100);
+      const first = dead[0]?.message.headers;
+      expect(headerText(first, HEADER.errorCode)).toBe('USECASE_ERROR');
+      expect(headerText(first, HEADER.errorReason)).toMatch(/flaky cannot handle/);
+      expect(headerText(first, 'tributary.error.stack')).toMatch(/at Object.process/);
+      const status = (await jobs()).find((j) => j.job === 'usecase.flaky');
+      expect(status?.state).toBe('running');
+      expect(status?.restarts).toBe(0);
+    },
+  );
+
+  it(
+    'a use case that keeps failing is paused and reported, not left in a crash loop',
+    { timeout: 300_000 },
+    async () => {
+      await cli(['deploy', 'broken']);
+      await waitFor(async () => (await jobs()).find((j) => j.job === 'usecase.broken')?.state === 'paused', {
+        timeoutMs: 120_000,
+        description: 'broken to be paused',
+      });
+      const list = await cli(['list']);
+      expect(list).toMatch(
+        /usecase\.broken\s+1\s+paused \(\d+ (records in a row|of the last \d+ records) failed\)/,
+      );
+      expect((await jobs()).find((j) => j.job === 'usecase.broken')?.restarts).toBe(0);
+      expect((await jobs()).find((j) => j.job === 'usecase.data-quality')?.state).toBe('running');
+      expect(await speed.stop()).toBe(0);
+    },
+  );
+});

@@ -1,0 +1,185 @@
+/** The use cases' logic, record by record, with the runtime's state and profile (no servers). */
+import { describe, expect, it } from 'vitest';
+import type { TributaryRecord } from '../../core/record.js';
+import { addToProfile, NO_BATCH_PROFILES, profileReader } from '../../speed/runtime/profile.js';
+import { KeyedState } from '../../speed/runtime/state.js';
+import { amountAnomaly } from '../../speed/usecases/amount-anomaly.js';
+import type { FindingDraft, UseCase } from '../../speed/usecases/contract.js';
+import { dataQuality } from '../../speed/usecases/data-quality.js';
+import { velocity } from '../../speed/usecases/velocity.js';
+
+const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
+
+function rec(i: number, over: Partial<TributaryRecord> = {}): TributaryRecord {
+  return {
+    record_id: `r${i}`,
+    customer_id: 'acme',
+    event_time: new Date(T0 + i * 1_000),
+    account_id: 'acc-1',
+    amount_minor: 1_000n,
+    currency: 'EUR',
+    category: 'grocery',
+    country: 'FR',
+    merchant: 'Nordwind',
+    attributes: {},
+    channel: null,
+    ...over,
+  };
+}
+
+/** Runs records through a use case the way the runtime does (state staging, profile after). */
+function run(
+  useCase: UseCase,
+  records: TributaryRecord[],
+  options: {
+    variant?: string;
+    settings?: Record<string, unknown>;
+    ingestMs?: (r: TributaryRecord) => number;
+  } = {},
+): FindingDraft[][] {
+  const state = new KeyedState();
+  return records.map((record) => {
+    const ingest = options.ingestMs?.(record) ?? record.event_time.getTime() + 1_000;
+    state.advanceClock(ingest);
+    const out = useCase.process(record, {
+      variant: options.variant ?? '',
+      state,
+      settings: options.settings ?? {},
+      profile: profileReader(state, NO_BATCH_PROFILES, record),
+      ingestTimeMs: ingest,
+    });
+    if (useCase.needsProfile) addToProfile(state, record);
+    state.commitRecord();
+    return [...out];
+  });
+}
+
+const codes = (findings: FindingDraft[]): string[] => findings.map((f) => f.code).sort();
+
+describe('data-quality', () => {
+  it('reports each problem of a record with its own code', () => {
+    const [clean, bad] = run(
+      dataQuality,
+      [rec(1), rec(2, { currency: 'ZZZ', country: 'XX', amount_minor: 0n, merchant: null })],
+      {
+        settings: { merchant_required: true },
+      },
+    );
+    expect(clean).toEqual([]);
+    expect(codes(bad ?? [])).toEqual([
+      'MISSING_MERCHANT',
+      'UNKNOWN_COUNTRY',
+      'UNKNOWN_CURRENCY',
+      'ZERO_AMOUNT',
+    ]);
+  });
+
+  it('reports absurd amounts, future and stale event times against the ingest time', () => {
+    const ingest = T0;
+    const [absurd, future, stale, fine] = run(
+      dataQuality,
+      [
+        rec(1, { amount_minor: 5_000_000_000n }),
+        rec(2, { event_time: new Date(T0 + 6 * 60_000) }),
+        rec(3, { event_time: new Date(T0 - 61 * 86_400_000) }),
+        rec(4, { event_time: new Date(T0 + 4 * 60_000) }),
+      ],
+      { ingestMs: () => ingest },
+    );
+    expect(codes(absurd ?? [])).toEqual(['ABSURD_AMOUNT']);
+    expect(codes(future ?? [])).toEqual(['FUTURE_EVENT']);
+    expect(codes(stale ?? [])).toEqual(['STALE_EVENT']);
+    expect(fine).toEqual([]);
+  });
+
+  it('reports a record_id already seen for that customer, not for another customer', () => {
+    const results = run(dataQuality, [rec(1), rec(1), rec(1, { customer_id: 'other' })]);
+    expect(results.map(codes)).toEqual([[], ['DUPLICATE_RECORD'], []]);
+  });
+});
+
+describe('amount-anomaly', () => {
+  const history = Array.from({ length: 40 }, (_, i) =>
+    rec(i, { amount_minor: BigInt(1_000 + (i % 5) * 10), category: i % 2 === 0 ? 'grocery' : 'fuel' }),
+  );
+
+  it('A: |z| > 4 against the customer profile, only once it holds 30 records', () => {
+    const early = run(amountAnomaly, [...history.slice(0, 20), rec(100, { amount_minor: 90_000n })], {
+      variant: 'A',
+    });
+    expect(early.flat()).toEqual([]);
+    const results = run(
+      amountAnomaly,
+      [...history, rec(100, { amount_minor: 90_000n }), rec(101, { amount_minor: 1_010n })],
+      { variant: 'A' },
+    );
+    expect(results.slice(0, 40).flat()).toEqual([]);
+    expect(results[40]?.[0]).toMatchObject({ code: 'AMOUNT_ANOMALY', recordIds: ['r100'] });
+    expect(Number(results[40]?.[0]?.detail?.z)).toBeGreaterThan(4);
+    expect(results[41]).toEqual([]);
+  });
+
+  it('B: compares with the record’s category, and needs 30 records of that category', () => {
+    // 20 grocery + 20 fuel: no category reaches 30 records, so B stays silent where A speaks.
+    const outlier = rec(100, { amount_minor: 90_000n, category: 'grocery' });
+    expect(run(amountAnomaly, [...history, outlier], { variant: 'B' }).flat()).toEqual([]);
+    const grocery = Array.from({ length: 35 }, (_, i) =>
+      rec(i, { amount_minor: BigInt(1_000 + (i % 3)), category: 'grocery' }),
+    );
+    const found = run(amountAnomaly, [...grocery, outlier], { variant: 'B' });
+    expect(found[35]?.[0]?.detail?.scope).toBe('category:grocery');
+  });
+});
+
+describe('velocity', () => {
+  it('one finding when an account exceeds 10 records in 60 s, naming the records', () => {
+    const records = Array.from({ length: 14 }, (_, i) => rec(i, { event_time: new Date(T0 + i * 4_000) }));
+    const results = run(velocity, records);
+    expect(results.flat()).toHaveLength(1);
+    expect(results[10]?.[0]?.code).toBe('VELOCITY');
+    expect(results[10]?.[0]?.recordIds).toHaveLength(11);
+  });
+
+  it('counts windows of event time, whatever the arrival order', () => {
+    const records = Array.from({ length: 11 }, (_, i) =>
+      rec(i, { event_time: new Date(T0 + (10 - i) * 3_000) }),
+    );
+    expect(run(velocity, records).flat()).toHaveLength(1);
+  });
+
+  it('stays silent for 10 records in a minute, spread records, other accounts, and honours the setting', () => {
+    const ten = Array.from({ length: 10 }, (_, i) => rec(i, { event_time: new Date(T0 + i * 5_000) }));
+    expect(run(velocity, ten).flat()).toEqual([]);
+    const spread = Array.from({ length: 30 }, (_, i) => rec(i, { event_time: new Date(T0 + i * 10_000) }));
+    expect(run(velocity, spread).flat()).toEqual([]);
+    const accounts = Array.from({ length: 20 }, (_, i) =>
+      rec(i, { account_id: `acc-${i % 2}`, event_time: new Date(T0 + i * 1_000) }),
+    );
+    expect(run(velocity, accounts).flat()).toEqual([]);
+    expect(run(velocity, ten, { settings: { velocity_max_records: 5 } }).flat()).toHaveLength(1);
+  });
+});
+
+describe('keyed state', () => {
+  it('keeps a record’s writes only if it succeeds, and round-trips through its changelog', () => {
+    const state = new KeyedState();
+    state.set('a', 1);
+    state.commitRecord();
+    state.set('b', 2);
+    state.rollbackRecord();
+    expect(state.get('a')).toBe(1);
+    expect(state.get('b')).toBeUndefined();
+    state.advanceClock(100);
+    state.set('c', { x: [1, 'y'] }, 150);
+    state.commitRecord();
+    const restored = new KeyedState();
+    for (const change of state.takeChanges()) restored.restore(change.key, change.value);
+    expect(restored.get('a')).toBe(1);
+    expect(restored.get('c')).toEqual({ x: [1, 'y'] });
+    expect(restored.clock).toBe(100);
+    restored.advanceClock(150);
+    expect(restored.get('c')).toBeUndefined();
+    restored.sweep();
+    expect(restored.takeChanges()).toContainEqual({ key: 'c', value: null });
+  });
+});
