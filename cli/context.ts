@@ -2,6 +2,7 @@
 import { loadConfig, type Config } from '../core/config.js';
 import { describeError, isTributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import { createPgPool, type PgPool } from '../core/postgres/index.js';
 
 export interface CommandContext {
   readonly config: Config;
@@ -46,4 +47,15 @@ export function action<Args extends unknown[]>(
       process.exitCode = exitCodeFor(error);
     }
   };
+}
+
+/** A small control-plane pool for one command, closed when the work is done. */
+export async function withPool<T>(work: (pool: PgPool) => Promise<T>): Promise<T> {
+  const { config, logger } = commandContext();
+  const pool = createPgPool({ url: config.postgres.url, logger, max: 2, applicationName: 'tributary-cli' });
+  try {
+    return await work(pool);
+  } finally {
+    await pool.end();
+  }
 }

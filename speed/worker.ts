@@ -6,7 +6,7 @@
 import { createCassandraClient, type CassandraClient } from '../core/cassandra/index.js';
 import type { Config } from '../core/config.js';
 import { TributaryError } from '../core/errors.js';
-import { createKafka, ensureTopics } from '../core/kafka/index.js';
+import { createKafka, ensureTopicsWith } from '../core/kafka/index.js';
 import type { Logger } from '../core/logger.js';
 import { createPgPool, type PgPool } from '../core/postgres/index.js';
 import { ingestTopics, RegistryClient, speedTopics } from '../ingest/index.js';
@@ -53,13 +53,7 @@ export async function startWorker(config: Config, logger: Logger, name: string):
   });
   const registry = new RegistryClient({ url: config.registry.url });
   const metrics = new JobMetrics(name);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, [...ingestTopics(config), ...speedTopics(config)]);
-  } finally {
-    await admin.disconnect();
-  }
+  await ensureTopicsWith(kafka, [...ingestTopics(config), ...speedTopics(config)]);
   let pause: (reason: string) => void = () => undefined;
   const paused = new Promise<string>((resolve) => {
     pause = resolve;

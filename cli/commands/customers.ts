@@ -1,5 +1,4 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { createPgPool, type PgPool } from '../../core/postgres/index.js';
 import {
   addCustomer,
   createApiKey,
@@ -7,18 +6,8 @@ import {
   listCustomers,
   revokeApiKey,
 } from '../../core/tenants/index.js';
-import { action, commandContext } from '../context.js';
+import { action, withPool } from '../context.js';
 import { parseJsonObject } from '../options.js';
-
-async function withPool<T>(work: (pool: PgPool) => Promise<T>): Promise<T> {
-  const { config, logger } = commandContext();
-  const pool = createPgPool({ url: config.postgres.url, logger, max: 2, applicationName: 'tributary-cli' });
-  try {
-    return await work(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 export function customersCommand(): Command {
   const customers = new Command('customers').description('customers (tenants) of the platform');

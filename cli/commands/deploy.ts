@@ -1,5 +1,4 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { createPgPool, type PgPool } from '../../core/postgres/index.js';
 import {
   deploy,
   jobName,
@@ -9,18 +8,8 @@ import {
   USE_CASES,
   type JobStatus,
 } from '../../speed/index.js';
-import { action, commandContext } from '../context.js';
+import { action, commandContext, withPool } from '../context.js';
 import { parseJsonObject } from '../options.js';
-
-async function withPool<T>(work: (pool: PgPool) => Promise<T>): Promise<T> {
-  const { config, logger } = commandContext();
-  const pool = createPgPool({ url: config.postgres.url, logger, max: 2, applicationName: 'tributary-cli' });
-  try {
-    return await work(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 function parseFrom(value: string): 'earliest' | 'latest' | number {
   if (value === 'earliest' || value === 'latest') return value;

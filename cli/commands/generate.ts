@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { createKafka, ensureTopics } from '../../core/kafka/index.js';
+import { createKafka, ensureTopicsWith } from '../../core/kafka/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import {
   RecordProducer,
@@ -103,13 +103,7 @@ export function generateCommand(): Command {
             logger,
             clientId: 'tributary-generate',
           });
-          const admin = kafka.admin();
-          await admin.connect();
-          try {
-            await ensureTopics(admin, ingestTopics(config));
-          } finally {
-            await admin.disconnect();
-          }
+          await ensureTopicsWith(kafka, ingestTopics(config));
           const serializer = await RecordSerializer.create({
             registry: new RegistryClient({
               url: config.registry.url,

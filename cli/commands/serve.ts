@@ -1,6 +1,6 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import type { FastifyInstance } from 'fastify';
-import { createKafka, ensureTopics } from '../../core/kafka/index.js';
+import { createKafka, ensureTopicsWith } from '../../core/kafka/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { ApiKeyAuthenticator } from '../../core/tenants/index.js';
 import {
@@ -74,13 +74,7 @@ export function serveCommand(): Command {
             registryUrl = `http://127.0.0.1:${port}`;
             process.stdout.write(`schema registry listening on ${registryUrl}\n`);
           }
-          const admin = kafka.admin();
-          await admin.connect();
-          try {
-            await ensureTopics(admin, ingestTopics(config));
-          } finally {
-            await admin.disconnect();
-          }
+          await ensureTopicsWith(kafka, ingestTopics(config));
           const serializer = await RecordSerializer.create({
             registry: new RegistryClient({ url: registryUrl, adminToken: config.registry.adminToken }),
             subject: recordSubject(config.topics.records),

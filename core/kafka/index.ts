@@ -1,5 +1,6 @@
 export { createKafka, probeKafka, type KafkaClientOptions } from './client.js';
-export { ensureTopics, type TopicSpec } from './topics.js';
+export { ensureTopics, ensureTopicsWith, type TopicSpec } from './topics.js';
+export { InFlight, PartitionProducers } from './transactional.js';
 export { chunkMessages, messageBytes } from './chunks.js';
 export type {
   Admin,

@@ -1,5 +1,5 @@
 /** Topics are created on purpose (auto-creation is off): each part declares the topics it needs. */
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 
 export interface TopicSpec {
   readonly topic: string;
@@ -22,4 +22,15 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
     })),
   });
   return missing.map((spec) => spec.topic);
+}
+
+/** ensureTopics with an admin client of its own. */
+export async function ensureTopicsWith(kafka: Kafka, specs: readonly TopicSpec[]): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await ensureTopics(admin, specs);
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -12,12 +12,13 @@ import type { Config } from '../../core/config.js';
 import { describeError } from '../../core/errors.js';
 import {
   chunkMessages,
-  ensureTopics,
+  ensureTopicsWith,
+  InFlight,
+  PartitionProducers,
   type Consumer,
   type EachBatchPayload,
   type Kafka,
   type Message,
-  type Producer,
 } from '../../core/kafka/index.js';
 import type { JobMetrics } from '../../core/job-metrics.js';
 import type { Logger } from '../../core/logger.js';
@@ -52,18 +53,19 @@ export const VALIDATION_JOB = 'validation';
 export class ValidationJob {
   readonly groupId: string;
   private readonly consumer: Consumer;
-  private readonly producers = new Map<number, Promise<Producer>>();
+  private readonly producers: PartitionProducers;
   private readonly deserializer: RecordDeserializer;
   private readonly writer: MasterDatasetWriter;
   private readonly logger: Logger;
   private counts = { in: 0, accepted: 0, deadLettered: 0, batches: 0 };
   private closing: Promise<void> | undefined;
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly inflight = new InFlight();
 
   constructor(private readonly options: ValidationJobOptions) {
     const { config } = options;
     this.groupId = options.groupId ?? `${config.namespace}.validation`;
     this.logger = options.logger.child({ job: VALIDATION_JOB });
+    this.producers = new PartitionProducers(options.kafka, `${this.groupId}.${config.topics.records}`);
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
@@ -89,52 +91,16 @@ export class ValidationJob {
 
   async start(): Promise<void> {
     const { config, kafka } = this.options;
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, ingestTopics(config));
-    } finally {
-      await admin.disconnect();
-    }
+    await ensureTopicsWith(kafka, ingestTopics(config));
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: config.topics.records, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.topics.partitions,
-      eachBatch: (payload) => this.track(this.processBatch(payload)),
+      eachBatch: (payload) => this.inflight.track(this.processBatch(payload)),
     });
     this.logger.info({ groupId: this.groupId, topic: config.topics.records }, 'validation job started');
-  }
-
-  /**
-   * One transactional producer per input partition, with a transactional id derived from the
-   * partition: whoever processes the partition next (after a crash or a rebalance) fences the old one.
-   */
-  private producerFor(partition: number): Promise<Producer> {
-    let producer = this.producers.get(partition);
-    if (producer === undefined) {
-      const created = this.options.kafka.producer({
-        transactionalId: `${this.groupId}.${this.options.config.topics.records}.${partition}`,
-        idempotent: true,
-        maxInFlightRequests: 1,
-      });
-      producer = created.connect().then(() => created);
-      // A failed connection is not kept: the next batch tries again.
-      void producer.catch(() => this.producers.delete(partition));
-      this.producers.set(partition, producer);
-    }
-    return producer;
-  }
-
-  /** Remembers work in flight so that close() can wait for it even if the consumer stops first. */
-  private async track(work: Promise<void>): Promise<void> {
-    this.inflight.add(work);
-    try {
-      await work;
-    } finally {
-      this.inflight.delete(work);
-    }
   }
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
@@ -188,7 +154,7 @@ export class ValidationJob {
     });
     await payload.heartbeat();
 
-    const producer = await this.producerFor(batch.partition);
+    const producer = await this.producers.get(batch.partition);
     const transaction = await producer.transaction();
     try {
       // In chunks: one produce request carries one record batch per partition, and a record batch
@@ -216,8 +182,7 @@ export class ValidationJob {
           'aborting the transaction failed (the broker aborts it on timeout)',
         );
       });
-      this.producers.delete(batch.partition);
-      await producer.disconnect().catch(() => undefined);
+      await this.producers.discard(batch.partition);
       throw new Error(
         `batch of ${messages.length} at ${batch.topic}/${batch.partition}@${messages[0]?.offset ?? '?'} not committed: ${describeError(error)}`,
         {
@@ -247,12 +212,8 @@ export class ValidationJob {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.consumer.disconnect();
-      await Promise.allSettled([...this.inflight]);
-      const producers = await Promise.allSettled([...this.producers.values()]);
-      this.producers.clear();
-      for (const result of producers) {
-        if (result.status === 'fulfilled') await result.value.disconnect();
-      }
+      await this.inflight.drain();
+      await this.producers.closeAll();
       this.logger.info(this.stats(), 'validation job stopped');
     })();
     return this.closing;

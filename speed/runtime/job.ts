@@ -10,12 +10,13 @@
 import { describeError } from '../../core/errors.js';
 import {
   chunkMessages,
+  InFlight,
+  PartitionProducers,
   type Consumer,
   type EachBatchPayload,
   type IHeaders,
   type Kafka,
   type Message,
-  type Producer,
 } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
 import { retry } from '../../core/retry.js';
@@ -49,9 +50,9 @@ export class Job<T> {
   readonly deadLetterTopic: string;
   readonly metrics: JobMetrics;
   private readonly consumer: Consumer;
-  private readonly producers = new Map<number, Promise<Producer>>();
+  private readonly producers: PartitionProducers;
   private readonly states = new Map<number, KeyedState>();
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly inflight = new InFlight();
   private readonly failures = new FailureWindow();
   private readonly logger: Logger;
   private restoring: Promise<void> | undefined;
@@ -65,6 +66,7 @@ export class Job<T> {
     this.deadLetterTopic = `${options.namespace}.dlq.${options.name}`;
     this.metrics = options.metrics ?? new JobMetrics(options.name);
     this.logger = options.logger.child({ job: options.name });
+    this.producers = new PartitionProducers(options.kafka, this.groupId);
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
@@ -114,7 +116,7 @@ export class Job<T> {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: partitions,
-      eachBatch: (payload) => this.track(this.processBatch(payload)),
+      eachBatch: (payload) => this.inflight.track(this.processBatch(payload)),
     });
     this.logger.info({ groupId: this.groupId, input: inputTopic }, 'job started');
   }
@@ -139,30 +141,6 @@ export class Job<T> {
       this.states.set(partition, state);
     }
     return state;
-  }
-
-  private producerFor(partition: number): Promise<Producer> {
-    let producer = this.producers.get(partition);
-    if (producer === undefined) {
-      const created = this.options.kafka.producer({
-        transactionalId: `${this.groupId}.${partition}`,
-        idempotent: true,
-        maxInFlightRequests: 1,
-      });
-      producer = created.connect().then(() => created);
-      void producer.catch(() => this.producers.delete(partition));
-      this.producers.set(partition, producer);
-    }
-    return producer;
-  }
-
-  private async track(work: Promise<void>): Promise<void> {
-    this.inflight.add(work);
-    try {
-      await work;
-    } finally {
-      this.inflight.delete(work);
-    }
   }
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
@@ -271,7 +249,7 @@ export class Job<T> {
     dead: readonly Message[],
     changes: readonly { key: string; value: string | null }[],
   ): Promise<void> {
-    const producer = await this.producerFor(partition);
+    const producer = await this.producers.get(partition);
     const transaction = await producer.transaction();
     try {
       const byTopic = new Map<string, Message[]>();
@@ -301,8 +279,7 @@ export class Job<T> {
       await transaction.commit();
     } catch (error) {
       await transaction.abort().catch(() => undefined); // the broker aborts it on timeout anyway
-      this.producers.delete(partition);
-      await producer.disconnect().catch(() => undefined);
+      await this.producers.discard(partition);
       throw new Error(
         `${this.options.name}: batch at ${topic}/${partition}@${lastOffset} not committed: ${describeError(error)}`,
         { cause: error },
@@ -314,10 +291,8 @@ export class Job<T> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.consumer.disconnect();
-      await Promise.allSettled([...this.inflight]);
-      const producers = await Promise.allSettled([...this.producers.values()]);
-      this.producers.clear();
-      for (const result of producers) if (result.status === 'fulfilled') await result.value.disconnect();
+      await this.inflight.drain();
+      await this.producers.closeAll();
       this.logger.info('job stopped');
     })();
     return this.closing;

@@ -1,5 +1,5 @@
 /** The topics a job owns (changelog, dead letters), where a new group starts, and state restore. */
-import { ensureTopics, type Kafka } from '../../core/kafka/index.js';
+import { ensureTopicsWith, type Kafka } from '../../core/kafka/index.js';
 import { KeyedState } from './state.js';
 
 /** `earliest`, `latest`, or an epoch-millisecond timestamp. */
@@ -9,20 +9,14 @@ export async function prepareJobTopics(
   kafka: Kafka,
   topics: { changelog: string; deadLetter: string; partitions: number },
 ): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, [
-      {
-        topic: topics.changelog,
-        partitions: topics.partitions,
-        config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000', 'segment.ms': '3600000' },
-      },
-      { topic: topics.deadLetter, partitions: 1, config: { 'retention.ms': String(30 * 86_400_000) } },
-    ]);
-  } finally {
-    await admin.disconnect();
-  }
+  await ensureTopicsWith(kafka, [
+    {
+      topic: topics.changelog,
+      partitions: topics.partitions,
+      config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000', 'segment.ms': '3600000' },
+    },
+    { topic: topics.deadLetter, partitions: 1, config: { 'retention.ms': String(30 * 86_400_000) } },
+  ]);
 }
 
 /**
