@@ -6,6 +6,7 @@ import { dbCommand } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
 import { deployCommand, listCommand, undeployCommand } from './commands/deploy.js';
 import { generateCommand } from './commands/generate.js';
+import { migrateCommand } from './commands/migrate.js';
 import { serveCommand } from './commands/serve.js';
 import { speedCommand } from './commands/speed.js';
 import { stackCommand } from './commands/stack.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(customersCommand());
   program.addCommand(keysCommand());
   program.addCommand(generateCommand());
+  program.addCommand(migrateCommand());
   program.addCommand(demoCommand());
   return program;
 }

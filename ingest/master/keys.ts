@@ -4,8 +4,13 @@
 export const RECORD_BUCKETS = 32;
 
 const DAY_MS = 86_400_000;
-/** Cassandra refuses TTLs above 20 years. */
+/** Cassandra refuses TTLs above 20 years… */
 const MAX_TTL_SECONDS = 630_720_000;
+/**
+ * …and, in its default storage compatibility mode (5.0 with 4.x-readable SSTables), any expiry after
+ * 2038-01-19T03:14:06Z: a local deletion time is a 32-bit second count there.
+ */
+const MAX_EXPIRY_MS = Date.UTC(2038, 0, 19, 3, 14, 6);
 /** A record older than the window is still stored (the batch layer ignores it) for at least an hour. */
 const MIN_TTL_SECONDS = 3_600;
 /** Kept this long past the retention window, so a nightly run at the edge still sees it. */
@@ -33,7 +38,7 @@ export function utcDay(time: Date): string {
 /** Seconds until the record leaves the retention window (plus grace), measured from `now`. */
 export function recordTtlSeconds(eventTime: Date, retentionDays: number, now: number = Date.now()): number {
   const expiresAt = eventTime.getTime() + (retentionDays + GRACE_DAYS) * DAY_MS;
-  const seconds = Math.ceil((expiresAt - now) / 1000);
+  const seconds = Math.ceil((Math.min(expiresAt, MAX_EXPIRY_MS) - now) / 1000);
   return Math.min(MAX_TTL_SECONDS, Math.max(MIN_TTL_SECONDS, seconds));
 }
 

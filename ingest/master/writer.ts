@@ -69,8 +69,10 @@ export class MasterDatasetWriter {
         record.currency,
         record.category,
         record.country,
-        record.merchant,
-        record.channel,
+        // An absent value is left unset, not written as null: a null is a tombstone per row, and
+        // scans of a day would wade through them. (Records are immutable per key.)
+        record.merchant ?? cassandraTypes.unset,
+        record.channel ?? cassandraTypes.unset,
         record.attributes,
         schemaId,
         ingestedAt,
@@ -96,15 +98,21 @@ export class MasterDatasetWriter {
   private async runBounded(batches: readonly Statement[][]): Promise<void> {
     const client = this.options.client;
     let next = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < batches.length) {
+      while (next < batches.length && !failed) {
         const batch = batches[next];
         next += 1;
         if (batch === undefined) break;
-        if (batch.length === 1 && batch[0] !== undefined) {
-          await client.execute(batch[0].query, batch[0].params, { prepare: true, isIdempotent: true });
-        } else {
-          await client.batch(batch, { prepare: true, logged: false, isIdempotent: true });
+        try {
+          if (batch.length === 1 && batch[0] !== undefined) {
+            await client.execute(batch[0].query, batch[0].params, { prepare: true, isIdempotent: true });
+          } else {
+            await client.batch(batch, { prepare: true, logged: false, isIdempotent: true });
+          }
+        } catch (error) {
+          failed = true; // the other workers stop taking batches: the caller retries the whole write
+          throw error;
         }
       }
     };

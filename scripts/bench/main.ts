@@ -5,9 +5,10 @@ import { createLogger } from '../../core/logger.js';
 import { applySchema } from '../../migrations/schema/index.js';
 import { Stack } from '../stack/index.js';
 import { benchIngest } from './ingest.js';
+import { benchMigrate } from './migrate.js';
 import { benchSpeed } from './speed.js';
 
-const BENCHES = ['ingest', 'speed'] as const;
+const BENCHES = ['ingest', 'speed', 'migrate'] as const;
 
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -24,15 +25,19 @@ async function main(): Promise<number> {
   await new Stack(config, logger).up();
   await applySchema(config, logger);
   const records = Number(values.records ?? 200_000);
-  const section =
-    name === 'speed'
-      ? await benchSpeed(
-          config,
-          logger,
-          Number(values.records ?? 100_000),
-          Number(values.backlog ?? 5_000_000),
-        )
-      : await benchIngest(config, logger, records);
+  let section: string;
+  if (name === 'speed') {
+    section = await benchSpeed(
+      config,
+      logger,
+      Number(values.records ?? 100_000),
+      Number(values.backlog ?? 5_000_000),
+    );
+  } else if (name === 'migrate') {
+    section = await benchMigrate(config, logger, Number(values.records ?? 5_000_000));
+  } else {
+    section = await benchIngest(config, logger, records);
+  }
   process.stdout.write(`${section}\n`);
   return 0;
 }

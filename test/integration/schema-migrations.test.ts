@@ -6,7 +6,7 @@ import { cp, mkdtemp, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shippedMigrationsDir } from '../../migrations/schema/index.js';
+import { readMigrationFiles, shippedMigrationsDir } from '../../migrations/schema/index.js';
 import { runCli } from '../helpers/cli.js';
 import { cassandraClient, config, pgPool } from '../helpers/context.js';
 import { uniqueName } from '../helpers/names.js';
@@ -106,11 +106,10 @@ describe('schema migrations', () => {
     const added = await runCli(['db', 'apply'], { ...env, ...dirs });
     expect(added.code).toBe(0);
     expect(added.stdout).toMatch(/postgres: \d+ already-applied, 1 applied\n/);
-    expect(await appliedInPostgres(env)).toEqual([
-      '0001_control_plane',
-      '0002_schema_registry',
-      '0900_extra',
-    ]);
+    const shipped = (await readMigrationFiles(shippedMigrationsDir(config, 'postgres'), '.sql')).map(
+      (f) => f.name,
+    );
+    expect(await appliedInPostgres(env)).toEqual([...shipped, '0900_extra']);
 
     await appendFile(path.join(pgDir, '0001_control_plane.sql'), '\n-- edited after the fact\n');
     const changed = await runCli(['db', 'apply'], { ...env, ...dirs });
