@@ -16,7 +16,8 @@ import { listDeployments, setStatus } from './deploy/deployments.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
-import { findUseCase, loadUseCaseModules } from './usecases/index.js';
+import { findUseCase, loadUseCaseModules, numberSetting } from './usecases/index.js';
+import { FirstSeenIndex } from './runtime/first-seen.js';
 import { ViewsLogic } from './views/views-logic.js';
 
 export const PLATFORM_JOBS = ['validation', 'views', 'delivery'] as const;
@@ -131,6 +132,11 @@ export async function startWorker(config: Config, logger: Logger, name: string):
         findingsTopic: config.topics.findings,
         metrics,
         defaults: deployment?.settings ?? {},
+        firstSeen: new FirstSeenIndex(
+          cassandra,
+          config.cassandra.keyspace,
+          numberSetting(deployment?.settings ?? {}, 'duplicate_horizon_days', 7) * 86_400,
+        ),
       }),
       onPause: (reason) => {
         void setStatus(pool, parsed.usecase, parsed.variant, 'paused', reason)

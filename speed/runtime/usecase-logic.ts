@@ -6,12 +6,13 @@
 import { findingId, type Finding } from '../../core/finding.js';
 import type { PgPool } from '../../core/postgres/index.js';
 import type { TributaryRecord } from '../../core/record.js';
-import { RecordDeserializer, type SchemaSource } from '../../ingest/serde/index.js';
+import { RecordDeserializer, type Decoded, type SchemaSource } from '../../ingest/serde/index.js';
 import { encodeFinding } from '../findings.js';
 import type { UseCase } from '../usecases/index.js';
 import { Rejection, type Emitter, type InputMessage, type JobLogic } from './logic.js';
 import type { JobMetrics } from '../../core/job-metrics.js';
 import { addToProfile, NO_BATCH_PROFILES, profileReader, type BatchProfiles } from './profile.js';
+import type { FirstSeenIndex } from './first-seen.js';
 import { SettingsCache } from './settings.js';
 import type { KeyedState } from './state.js';
 
@@ -25,11 +26,15 @@ export interface UseCaseLogicOptions {
   readonly batchProfiles?: BatchProfiles;
   /** The deployment's settings: defaults under each customer's own settings. */
   readonly defaults?: Readonly<Record<string, unknown>>;
+  /** Where first occurrences of record ids are kept, for use cases with `needsDuplicates`. */
+  readonly firstSeen?: FirstSeenIndex;
 }
 
 export class UseCaseLogic implements JobLogic<TributaryRecord> {
   private readonly deserializer: RecordDeserializer;
   private readonly settings: SettingsCache;
+  /** Decoded in prepare (the duplicate index needs the ids before handling); by partition and offset. */
+  private readonly decoded = new Map<string, Decoded>();
 
   constructor(private readonly options: UseCaseLogicOptions) {
     this.deserializer = new RecordDeserializer({ registry: options.registry });
@@ -41,17 +46,55 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
     await this.settings.load(
       inputs.flatMap((i) => (i.message.key === null ? [] : [i.message.key.toString()])),
     );
+    this.decoded.clear();
+    const occurrences = [];
+    for (const input of inputs) {
+      const decoded = this.deserializer.decode(input.message.value, input.message.key);
+      this.decoded.set(`${input.partition}@${input.message.offset}`, decoded);
+      if (decoded.ok) {
+        occurrences.push({
+          customerId: decoded.record.customer_id,
+          recordId: decoded.record.record_id,
+          partition: input.partition,
+          offset: BigInt(input.message.offset),
+        });
+      }
+    }
+    const partition = inputs[0]?.partition;
+    if (
+      this.options.useCase.needsDuplicates === true &&
+      this.options.firstSeen !== undefined &&
+      partition !== undefined
+    ) {
+      await this.options.firstSeen.load(partition, occurrences);
+    }
   }
 
   decode(input: InputMessage): TributaryRecord {
-    const decoded = this.deserializer.decode(input.message.value, input.message.key);
+    const decoded =
+      this.decoded.get(`${input.partition}@${input.message.offset}`) ??
+      this.deserializer.decode(input.message.value, input.message.key);
     if (!decoded.ok) throw new Rejection(decoded.code, decoded.reason);
     return decoded.record;
   }
 
+  async afterBatch(partition: number): Promise<void> {
+    await this.options.firstSeen?.flush(partition);
+  }
+
   handle(record: TributaryRecord, input: InputMessage, state: KeyedState, emit: Emitter): void {
     const { useCase, variant } = this.options;
+    const duplicate =
+      useCase.needsDuplicates === true && this.options.firstSeen !== undefined
+        ? this.options.firstSeen.isDuplicate({
+            customerId: record.customer_id,
+            recordId: record.record_id,
+            partition: input.partition,
+            offset: BigInt(input.message.offset),
+          })
+        : false;
     const drafts = useCase.process(record, {
+      duplicate,
       variant,
       state,
       settings: { ...this.options.defaults, ...this.settings.get(record.customer_id) },

@@ -33,6 +33,11 @@ export interface UseCaseContext {
   readonly profile: ProfileReader;
   /** When the platform received the record (deterministic: the records topic's timestamp). */
   readonly ingestTimeMs: number;
+  /**
+   * For use cases with `needsDuplicates`: true when this customer sent a record with the same
+   * record_id before (within the duplicate horizon), false for the first occurrence.
+   */
+  readonly duplicate: boolean;
 }
 
 export interface FindingDraft {
@@ -49,6 +54,8 @@ export interface UseCase {
   readonly variants: readonly string[];
   /** Ask the runtime to keep the customer's profile (daily aggregates, 60 days) for `ctx.profile`. */
   readonly needsProfile: boolean;
+  /** Ask the runtime to tell re-sent record ids apart (`ctx.duplicate`); exact, kept in Cassandra. */
+  readonly needsDuplicates?: boolean;
   process(record: TributaryRecord, context: UseCaseContext): readonly FindingDraft[];
 }
 

@@ -2,7 +2,9 @@
  * data-quality: a finding per problem in a record — unknown currency or country code, an amount of
  * zero or absurdly large, an event time in the future (> 5 min) or older than the retention window, a
  * record_id already seen for that customer, a missing merchant where the customer requires one.
- * Times are judged against the record's ingest time, so a replay judges alike.
+ * Times are judged against the record's ingest time, so a replay judges alike. Duplicates come from
+ * the runtime's first-seen index (exact, in Cassandra, not in memory): re-sent ids within the
+ * deployment's `duplicate_horizon_days` (default 7).
  */
 import { CURRENCIES, COUNTRIES } from './codes.js';
 import { numberSetting, type FindingDraft, type UseCase } from './contract.js';
@@ -15,7 +17,8 @@ export const dataQuality: UseCase = {
   description: 'one finding per problem in a record (codes, amounts, times, duplicates, missing merchant)',
   variants: [''],
   needsProfile: false,
-  process(record, { state, settings, ingestTimeMs }) {
+  needsDuplicates: true,
+  process(record, { settings, ingestTimeMs, duplicate }) {
     const findings: FindingDraft[] = [];
     const ids = [record.record_id];
     const add = (code: string, detail: Record<string, string> = {}): void => {
@@ -36,17 +39,8 @@ export const dataQuality: UseCase = {
       add('STALE_EVENT', { age_days: String(Math.floor((ingestTimeMs - eventMs) / DAY)) });
     if (record.merchant === null && settings.merchant_required === true) add('MISSING_MERCHANT');
 
-    // Duplicates: record ids seen within the horizon (default 7 days of ingest time).
-    const seenKey = `seen|${record.customer_id}|${record.record_id}`;
-    const firstSeen = state.get(seenKey);
-    if (typeof firstSeen === 'number')
-      add('DUPLICATE_RECORD', { first_seen: new Date(firstSeen).toISOString() });
-    else
-      state.set(
-        seenKey,
-        ingestTimeMs,
-        ingestTimeMs + numberSetting(settings, 'duplicate_horizon_days', 7) * DAY,
-      );
+    // The runtime knows exactly whether this id came before (within the duplicate horizon).
+    if (duplicate) add('DUPLICATE_RECORD');
     return findings;
   },
 };

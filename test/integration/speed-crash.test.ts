@@ -146,6 +146,7 @@ async function runPipeline(kill: boolean): Promise<Snapshot> {
     // kill -9 each victim once it is part-way through its input (delivery reads findings: fewer).
     const thresholds = new Map([
       ['usecase.amount-anomaly.B', 20_000],
+      ['usecase.data-quality', 30_000],
       ['delivery', 300],
     ]);
     const killed = new Set<string>();

@@ -1,7 +1,8 @@
 /**
  * Bounded memory on a backlog: a use-case job started on 1,000,000 waiting records catches up with
  * its resident memory staying under a fixed bound (bounded fetches, one batch in flight per
- * partition, state bounded by expiry).
+ * partition, state bounded by expiry). data-quality is the one whose duplicate detection would grow
+ * with every record id if it were kept in memory.
  */
 import { describe, expect, it } from 'vitest';
 import { RecordProducer, RecordSerializer, RegistryClient, recordSubject } from '../../ingest/index.js';
@@ -44,12 +45,12 @@ describe('a backlog of 1M records', () => {
     await producer.sendRaw(batch);
     await producer.close();
 
-    const job = startCli(['speed', '--job', 'usecase.amount-anomaly.A'], world.env);
-    await job.waitForOutput(/job usecase.amount-anomaly.A running/);
+    const job = startCli(['speed', '--job', 'usecase.data-quality'], world.env);
+    await job.waitForOutput(/job usecase.data-quality running/);
     const pid = job.child.pid ?? 0;
     let peak = 0;
     const samples: number[] = [];
-    const group = world.groups(['usecase.amount-anomaly.A']);
+    const group = world.groups(['usecase.data-quality']);
     await waitFor(
       async () => {
         const rss = (await residentBytes(pid)) ?? 0;

@@ -38,10 +38,15 @@ function run(
   } = {},
 ): FindingDraft[][] {
   const state = new KeyedState();
+  const seen = new Set<string>(); // what the runtime's first-seen index answers
   return records.map((record) => {
     const ingest = options.ingestMs?.(record) ?? record.event_time.getTime() + 1_000;
     state.advanceClock(ingest);
+    const key = `${record.customer_id}|${record.record_id}`;
+    const duplicate = seen.has(key);
+    seen.add(key);
     const out = useCase.process(record, {
+      duplicate,
       variant: options.variant ?? '',
       state,
       settings: options.settings ?? {},
