@@ -6,3 +6,9 @@ export {
   type CassandraClient,
   type CassandraClientOptions,
 } from './client.js';
+export {
+  runBounded,
+  writeByPartition,
+  type PartitionedStatement,
+  type PartitionedWriteOptions,
+} from './partitioned.js';

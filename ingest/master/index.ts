@@ -1,2 +1,2 @@
 export { MasterDatasetWriter, type MasterWriterOptions, type StoredRecord } from './writer.js';
-export { RECORD_BUCKETS, daysBetween, fnv1a32, recordBucket, recordTtlSeconds, utcDay } from './keys.js';
+export { RECORD_BUCKETS, daysBetween, recordBucket, recordTtlSeconds, utcDay } from './keys.js';

@@ -1,4 +1,5 @@
 /** How a record is placed in the master dataset: its UTC day, its bucket, its time to live. */
+import { fnv1a32 } from '../../core/hash.js';
 
 /** Buckets per day of the `records` table (see migrations/cassandra/0001_master_dataset.cql). */
 export const RECORD_BUCKETS = 32;
@@ -15,16 +16,6 @@ const MAX_EXPIRY_MS = Date.UTC(2038, 0, 19, 3, 14, 6);
 const MIN_TTL_SECONDS = 3_600;
 /** Kept this long past the retention window, so a nightly run at the edge still sees it. */
 const GRACE_DAYS = 2;
-
-/** FNV-1a, 32 bits, over UTF-16 code units: small, fast, stable across processes and languages. */
-export function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
 
 export function recordBucket(customerId: string, recordId: string): number {
   return fnv1a32(`${customerId}\u0000${recordId}`) % RECORD_BUCKETS;

@@ -4,7 +4,12 @@
  * Rows of one partition go together in an unlogged single-partition batch (one mutation on the
  * replica), batches run with bounded concurrency, and `write` resolves only when all are durable.
  */
-import { cassandraTypes, type CassandraClient } from '../../core/cassandra/index.js';
+import {
+  cassandraTypes,
+  writeByPartition,
+  type CassandraClient,
+  type PartitionedStatement,
+} from '../../core/cassandra/index.js';
 import type { TributaryRecord } from '../../core/record.js';
 import { recordBucket, recordTtlSeconds, utcDay } from './keys.js';
 
@@ -31,11 +36,6 @@ export interface MasterWriterOptions {
 const COLUMNS =
   'event_time, record_id, account_id, amount_minor, currency, category, country, merchant, channel, attributes, schema_id, ingested_at';
 
-interface Statement {
-  readonly query: string;
-  readonly params: unknown[];
-}
-
 export class MasterDatasetWriter {
   private readonly byDay: string;
   private readonly byCustomer: string;
@@ -49,12 +49,7 @@ export class MasterDatasetWriter {
   /** Writes the records to both tables; resolves when every write is acknowledged. */
   async write(items: readonly StoredRecord[], now: number = Date.now()): Promise<void> {
     if (items.length === 0) return;
-    const partitions = new Map<string, Statement[]>();
-    const add = (key: string, statement: Statement): void => {
-      const list = partitions.get(key);
-      if (list === undefined) partitions.set(key, [statement]);
-      else list.push(statement);
-    };
+    const statements: PartitionedStatement[] = [];
     const writtenAt = new Date(now);
     for (const { record, schemaId, ingestedAt = writtenAt } of items) {
       const day = utcDay(record.event_time);
@@ -78,45 +73,22 @@ export class MasterDatasetWriter {
         ingestedAt,
         ttl,
       ];
-      add(`d|${day}|${bucket}`, {
-        query: this.byDay,
-        params: [localDay, bucket, record.customer_id, ...common],
-      });
-      add(`c|${record.customer_id}|${day}`, {
-        query: this.byCustomer,
-        params: [record.customer_id, localDay, ...common],
-      });
+      statements.push(
+        {
+          partition: `d|${day}|${bucket}`,
+          query: this.byDay,
+          params: [localDay, bucket, record.customer_id, ...common],
+        },
+        {
+          partition: `c|${record.customer_id}|${day}`,
+          query: this.byCustomer,
+          params: [record.customer_id, localDay, ...common],
+        },
+      );
     }
-    const batches: Statement[][] = [];
-    const size = this.options.rowsPerBatch ?? 50;
-    for (const statements of partitions.values()) {
-      for (let i = 0; i < statements.length; i += size) batches.push(statements.slice(i, i + size));
-    }
-    await this.runBounded(batches);
-  }
-
-  private async runBounded(batches: readonly Statement[][]): Promise<void> {
-    const client = this.options.client;
-    let next = 0;
-    let failed = false;
-    const worker = async (): Promise<void> => {
-      while (next < batches.length && !failed) {
-        const batch = batches[next];
-        next += 1;
-        if (batch === undefined) break;
-        try {
-          if (batch.length === 1 && batch[0] !== undefined) {
-            await client.execute(batch[0].query, batch[0].params, { prepare: true, isIdempotent: true });
-          } else {
-            await client.batch(batch, { prepare: true, logged: false, isIdempotent: true });
-          }
-        } catch (error) {
-          failed = true; // the other workers stop taking batches: the caller retries the whole write
-          throw error;
-        }
-      }
-    };
-    const workers = Math.min(this.options.concurrency ?? 16, batches.length);
-    await Promise.all(Array.from({ length: workers }, worker));
+    await writeByPartition(this.options.client, statements, {
+      concurrency: this.options.concurrency ?? 16,
+      rowsPerBatch: this.options.rowsPerBatch ?? 50,
+    });
   }
 }

@@ -7,7 +7,7 @@
  * the same function that places records in the `records` table, so a records bucket is a partition.
  */
 import { hash } from 'node:crypto';
-import { fnv1a32 } from '../../ingest/master/index.js';
+import { fnv1a32 } from '../../core/hash.js';
 
 export const VERIFY_BUCKETS = 32;
 const MASK_64 = (1n << 64n) - 1n;

@@ -6,7 +6,7 @@
  */
 import type { PgPool } from '../../core/postgres/index.js';
 import { TributaryError } from '../../core/errors.js';
-import { fnv1a32 } from '../../ingest/master/keys.js';
+import { fnv1a32 } from '../../core/hash.js';
 
 export interface Experiment {
   readonly usecase: string;
@@ -98,22 +98,29 @@ export async function assignVariant(
 }
 
 /**
- * Experiments and overrides for the delivery job. Before each batch a one-row query tells whether
- * anything changed (latest update, number of overrides); only then is everything reloaded. So a
- * change applies from the next batch on.
+ * Experiments and overrides for the delivery job. Before a batch, at most once per `checkEveryMs`, a
+ * one-row query tells whether anything changed (latest update, number of overrides); only then is
+ * everything reloaded. So a change applies within that time, from the next batch on.
  */
 export class AssignmentCache {
   private experiments = new Map<string, Experiment>();
   private overrides = new Map<string, string>();
   private version = '';
+  private checkedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly pool: PgPool) {}
+  constructor(
+    private readonly pool: PgPool,
+    private readonly checkEveryMs = 1_000,
+  ) {}
 
   async refresh(): Promise<void> {
+    const now = performance.now();
+    if (now - this.checkedAt < this.checkEveryMs) return;
     const probe = await this.pool.query<{ v: string }>(
       `SELECT concat_ws('|', (SELECT max(updated_at) FROM ab_experiments), (SELECT count(*) FROM ab_experiments),
               (SELECT max(updated_at) FROM ab_assignments), (SELECT count(*) FROM ab_assignments)) AS v`,
     );
+    this.checkedAt = now;
     const version = probe.rows[0]?.v ?? '';
     if (version === this.version) return;
     const experiments = await listExperiments(this.pool);

@@ -5,7 +5,12 @@
  * into the daily summaries' findings by code. A finding seen before (same deterministic id) is not
  * delivered or counted again.
  */
-import { cassandraTypes, type CassandraClient } from '../../core/cassandra/index.js';
+import {
+  cassandraTypes,
+  writeByPartition,
+  type CassandraClient,
+  type PartitionedStatement,
+} from '../../core/cassandra/index.js';
 import type { Finding } from '../../core/finding.js';
 import type { PgPool } from '../../core/postgres/index.js';
 import { recordTtlSeconds, utcDay } from '../../ingest/master/keys.js';
@@ -13,7 +18,7 @@ import { AssignmentCache } from '../ab/assignments.js';
 import { decodeFinding } from '../findings.js';
 import { Rejection, type Emitter, type InputMessage, type JobLogic } from '../runtime/logic.js';
 import type { KeyedState } from '../runtime/state.js';
-import { ingestHour, runBounded } from '../views/views-logic.js';
+import { ingestHour } from '../views/views-logic.js';
 
 const DAY = 86_400_000;
 
@@ -25,14 +30,9 @@ export interface DeliveryLogicOptions {
   readonly retentionDays: number;
 }
 
-interface Statement {
-  readonly query: string;
-  readonly params: unknown[];
-}
-
 export class DeliveryLogic implements JobLogic<Finding> {
   private readonly assignments: AssignmentCache;
-  private readonly pending = new Map<number, Statement[]>();
+  private readonly pending = new Map<number, PartitionedStatement[]>();
   private readonly byCustomer: string;
   private readonly byUsecase: string;
   private readonly counts: string;
@@ -73,6 +73,7 @@ export class DeliveryLogic implements JobLogic<Finding> {
     const statements = this.pending.get(input.partition) ?? [];
     statements.push(
       {
+        partition: `c|${finding.customerId}|${day.toString()}`,
         query: this.byCustomer,
         params: [
           finding.customerId,
@@ -90,6 +91,7 @@ export class DeliveryLogic implements JobLogic<Finding> {
         ],
       },
       {
+        partition: `u|${finding.usecase}|${day.toString()}`,
         query: this.byUsecase,
         params: [
           finding.usecase,
@@ -127,6 +129,7 @@ export class DeliveryLogic implements JobLogic<Finding> {
       if (typeof value !== 'number') continue;
       const [, customer = '', hour = '0', day = '', code = ''] = key.split('|');
       statements.push({
+        partition: `n|${customer}`,
         query: this.counts,
         params: [
           customer,
@@ -137,6 +140,6 @@ export class DeliveryLogic implements JobLogic<Finding> {
         ],
       });
     }
-    await runBounded(this.options.cassandra, statements, 32);
+    await writeByPartition(this.options.cassandra, statements);
   }
 }

@@ -12,7 +12,12 @@ import {
   EMPTY_AGGREGATE,
   type AggregateJson,
 } from '../../core/aggregates.js';
-import { cassandraTypes, type CassandraClient } from '../../core/cassandra/index.js';
+import {
+  cassandraTypes,
+  writeByPartition,
+  type CassandraClient,
+  type PartitionedStatement,
+} from '../../core/cassandra/index.js';
 import type { TributaryRecord } from '../../core/record.js';
 import { utcDay } from '../../ingest/master/keys.js';
 import { RecordDeserializer, type SchemaSource } from '../../ingest/serde/index.js';
@@ -70,7 +75,7 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
   }
 
   async afterBatch(_partition: number, state: KeyedState, changedKeys: readonly string[]): Promise<void> {
-    const statements: { query: string; params: unknown[] }[] = [];
+    const statements: PartitionedStatement[] = [];
     for (const key of changedKeys) {
       if (!key.startsWith('agg|')) continue;
       const value = state.get(key);
@@ -78,6 +83,7 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
       const [, customer = '', hour = '0', day = '', category = ''] = key.split('|');
       const a = aggregateFromJson(value as unknown as AggregateJson);
       statements.push({
+        partition: customer,
         query: this.upsert,
         params: [
           customer,
@@ -94,24 +100,8 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
         ],
       });
     }
-    await runBounded(this.options.cassandra, statements, this.options.concurrency ?? 32);
+    await writeByPartition(this.options.cassandra, statements, {
+      concurrency: this.options.concurrency ?? 16,
+    });
   }
-}
-
-/** Executes idempotent statements with bounded concurrency. */
-export async function runBounded(
-  client: CassandraClient,
-  statements: readonly { query: string; params: unknown[] }[],
-  concurrency: number,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < statements.length) {
-      const statement = statements[next];
-      next += 1;
-      if (statement !== undefined)
-        await client.execute(statement.query, statement.params, { prepare: true, isIdempotent: true });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, statements.length) }, worker));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { fnv1a32 } from '../../core/hash.js';
 import {
   daysBetween,
-  fnv1a32,
   recordBucket,
   recordTtlSeconds,
   RECORD_BUCKETS,
