@@ -89,6 +89,10 @@ const VARIABLES = {
     .regex(/^[a-z][a-z0-9_-]{0,40}$/, 'a lower-case name')
     .default('tributary'),
   SPEED_PORT: port.default(9464),
+  SPEED_SLOTS: positiveInt.max(1000).default(1),
+  SPEED_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+  SPEED_FETCH_WAIT_MS: positiveInt.max(10_000).default(100),
+  SPEED_FETCH_MIN_BYTES: positiveInt.max(10 * 1024 * 1024).default(1),
   USECASE_MODULES: z.string().optional(),
 } as const;
 
@@ -152,6 +156,13 @@ export interface Config {
   readonly namespace: string;
   readonly speed: {
     readonly port: number;
+    /** Transaction slots per job: the unit of ownership and commit (core/kafka/slots.ts). */
+    readonly slots: number;
+    /** Minimum time between two transactions of a slot. */
+    readonly commitIntervalMs: number;
+    /** The broker answers a fetch when it has `fetchMinBytes` or after `fetchWaitMs`. */
+    readonly fetchWaitMs: number;
+    readonly fetchMinBytes: number;
     /** Compiled ES modules with extra use cases (each default-exports one). */
     readonly useCaseModules: readonly string[];
   };
@@ -226,6 +237,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     namespace: v.TRIBUTARY_NAMESPACE,
     speed: {
       port: v.SPEED_PORT,
+      slots: v.SPEED_SLOTS,
+      commitIntervalMs: v.SPEED_COMMIT_INTERVAL_MS,
+      fetchWaitMs: v.SPEED_FETCH_WAIT_MS,
+      fetchMinBytes: v.SPEED_FETCH_MIN_BYTES,
       useCaseModules: (v.USECASE_MODULES ?? '')
         .split(',')
         .map((p) => p.trim())

@@ -84,6 +84,10 @@ export async function startWorker(config: Config, logger: Logger, name: string):
     logger,
     partitions: config.topics.partitions,
     metrics,
+    slots: config.speed.slots,
+    commitIntervalMs: config.speed.commitIntervalMs,
+    fetchWaitMs: config.speed.fetchWaitMs,
+    fetchMinBytes: config.speed.fetchMinBytes,
   };
   let job: Job<unknown>;
   if (name === 'views') {

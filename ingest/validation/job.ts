@@ -11,10 +11,10 @@ import type { CassandraClient } from '../../core/cassandra/index.js';
 import type { Config } from '../../core/config.js';
 import { describeError } from '../../core/errors.js';
 import {
-  chunkMessages,
   ensureTopicsWith,
   InFlight,
-  PartitionProducers,
+  slotAssigner,
+  TransactionCycles,
   type Consumer,
   type EachBatchPayload,
   type Kafka,
@@ -53,7 +53,7 @@ export const VALIDATION_JOB = 'validation';
 export class ValidationJob {
   readonly groupId: string;
   private readonly consumer: Consumer;
-  private readonly producers: PartitionProducers;
+  private readonly cycles: TransactionCycles;
   private readonly deserializer: RecordDeserializer;
   private readonly writer: MasterDatasetWriter;
   private readonly logger: Logger;
@@ -65,7 +65,13 @@ export class ValidationJob {
     const { config } = options;
     this.groupId = options.groupId ?? `${config.namespace}.validation`;
     this.logger = options.logger.child({ job: VALIDATION_JOB });
-    this.producers = new PartitionProducers(options.kafka, `${this.groupId}.${config.topics.records}`);
+    this.cycles = new TransactionCycles({
+      kafka: options.kafka,
+      groupId: this.groupId,
+      transactionalIdPrefix: `${this.groupId}.${config.topics.records}`,
+      slots: config.speed.slots,
+      commitIntervalMs: config.speed.commitIntervalMs,
+    });
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
@@ -73,6 +79,9 @@ export class ValidationJob {
       maxBytes: 8 * 1024 * 1024,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
+      maxWaitTimeInMs: config.speed.fetchWaitMs,
+      minBytes: config.speed.fetchMinBytes,
+      partitionAssigners: [slotAssigner(config.speed.slots)],
     });
     this.deserializer = new RecordDeserializer({
       registry: options.registry,
@@ -108,6 +117,24 @@ export class ValidationJob {
     const messages = batch.messages;
     const last = messages[messages.length - 1];
     if (last === undefined || !payload.isRunning() || payload.isStale()) return;
+    this.cycles.enter(batch.partition);
+    const progress = { contributed: false };
+    try {
+      await this.handleBatch(payload, last.offset, () => {
+        progress.contributed = true;
+      });
+    } finally {
+      if (!progress.contributed) this.cycles.leave(batch.partition);
+    }
+  }
+
+  private async handleBatch(
+    payload: EachBatchPayload,
+    lastOffset: string,
+    contributing: () => void,
+  ): Promise<void> {
+    const { batch } = payload;
+    const messages = batch.messages;
     const { config } = this.options;
 
     await retry(() => this.deserializer.prepare(messages.map((m) => m.value)), {
@@ -154,43 +181,24 @@ export class ValidationJob {
     });
     await payload.heartbeat();
 
-    const producer = await this.producers.get(batch.partition);
-    const transaction = await producer.transaction();
-    try {
-      // In chunks: one produce request carries one record batch per partition, and a record batch
-      // must stay under the broker's message.max.bytes (1 MiB by default).
-      for (const [topic, list] of [
-        [config.topics.valid, valid],
-        [config.topics.deadLetter, dead],
-      ] as const) {
-        for (const chunk of chunkMessages(list)) await transaction.send({ topic, acks: -1, messages: chunk });
-      }
-      await transaction.sendOffsets({
-        consumerGroupId: this.groupId,
-        topics: [
-          {
-            topic: batch.topic,
-            partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }],
-          },
+    contributing();
+    await this.cycles
+      .commit({
+        topic: batch.topic,
+        partition: batch.partition,
+        nextOffset: BigInt(lastOffset) + 1n,
+        outputs: [
+          { topic: config.topics.valid, messages: valid },
+          { topic: config.topics.deadLetter, messages: dead },
         ],
-      });
-      await transaction.commit();
-    } catch (error) {
-      await transaction.abort().catch((abortError: unknown) => {
-        this.logger.warn(
-          { err: abortError },
-          'aborting the transaction failed (the broker aborts it on timeout)',
+      })
+      .catch((error: unknown) => {
+        throw new Error(
+          `batch of ${messages.length} at ${batch.topic}/${batch.partition}@${messages[0]?.offset ?? '?'} not committed: ${describeError(error)}`,
+          { cause: error },
         );
       });
-      await this.producers.discard(batch.partition);
-      throw new Error(
-        `batch of ${messages.length} at ${batch.topic}/${batch.partition}@${messages[0]?.offset ?? '?'} not committed: ${describeError(error)}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    payload.resolveOffset(last.offset);
+    payload.resolveOffset(lastOffset);
     await payload.heartbeat();
     this.counts.in += messages.length;
     this.counts.accepted += accepted.length;
@@ -213,7 +221,7 @@ export class ValidationJob {
     this.closing ??= (async () => {
       await this.consumer.disconnect();
       await this.inflight.drain();
-      await this.producers.closeAll();
+      await this.cycles.close();
       this.logger.info(this.stats(), 'validation job stopped');
     })();
     return this.closing;

@@ -9,9 +9,9 @@
  */
 import { describeError } from '../../core/errors.js';
 import {
-  chunkMessages,
   InFlight,
-  PartitionProducers,
+  slotAssigner,
+  TransactionCycles,
   type Consumer,
   type EachBatchPayload,
   type IHeaders,
@@ -24,6 +24,7 @@ import { readChangelog, prepareJobTopics, positionNewGroup, type StartFrom } fro
 import { FailureWindow } from './failures.js';
 import { Rejection, type InputMessage, type JobLogic, type OutputMessage } from './logic.js';
 import { JobMetrics } from '../../core/job-metrics.js';
+import { MarkerCommits } from './markers.js';
 import { KeyedState } from './state.js';
 
 export interface JobOptions<T> {
@@ -42,6 +43,13 @@ export interface JobOptions<T> {
   /** Called once when the job pauses itself because its records keep failing. */
   readonly onPause?: (reason: string) => void;
   readonly maxBytesPerPartition?: number;
+  /** Transaction slots (core/kafka/slots.ts); 1 = one active instance of the job at a time. */
+  readonly slots?: number;
+  /** Minimum time between two transactions of a slot. */
+  readonly commitIntervalMs?: number;
+  /** The broker answers a fetch once it has `fetchMinBytes`, or after `fetchWaitMs`. */
+  readonly fetchWaitMs?: number;
+  readonly fetchMinBytes?: number;
 }
 
 export class Job<T> {
@@ -50,10 +58,11 @@ export class Job<T> {
   readonly deadLetterTopic: string;
   readonly metrics: JobMetrics;
   private readonly consumer: Consumer;
-  private readonly producers: PartitionProducers;
+  private readonly cycles: TransactionCycles;
   private readonly states = new Map<number, KeyedState>();
   private readonly inflight = new InFlight();
   private readonly failures = new FailureWindow();
+  private readonly markers: MarkerCommits;
   private readonly logger: Logger;
   private restoring: Promise<void> | undefined;
   private joins = 0;
@@ -66,7 +75,17 @@ export class Job<T> {
     this.deadLetterTopic = `${options.namespace}.dlq.${options.name}`;
     this.metrics = options.metrics ?? new JobMetrics(options.name);
     this.logger = options.logger.child({ job: options.name });
-    this.producers = new PartitionProducers(options.kafka, this.groupId);
+    const slots = options.slots ?? 1;
+    this.cycles = new TransactionCycles({
+      kafka: options.kafka,
+      groupId: this.groupId,
+      transactionalIdPrefix: this.groupId,
+      slots,
+      commitIntervalMs: options.commitIntervalMs ?? 0,
+    });
+    this.markers = new MarkerCommits((partition, offset) =>
+      this.consumer.commitOffsets([{ topic: options.inputTopic, partition, offset: offset.toString() }]),
+    );
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
@@ -74,7 +93,9 @@ export class Job<T> {
       maxBytes: 8 * 1024 * 1024,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
-      maxWaitTimeInMs: 100,
+      maxWaitTimeInMs: options.fetchWaitMs ?? 100,
+      minBytes: options.fetchMinBytes ?? 1,
+      partitionAssigners: [slotAssigner(slots)],
     });
   }
 
@@ -97,17 +118,11 @@ export class Job<T> {
       if (this.joins > 1) this.restoring = undefined;
     });
     this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (event) => {
-      // A batch of only transaction markers never reaches eachBatch; move its offset on anyway.
+      // A batch of only transaction markers never reaches eachBatch. The next batch's commit moves
+      // past it; when none comes soon (the end of a burst), its offset is committed on its own, so
+      // the lag reads 0. Lazily: one marker follows every upstream transaction.
       if (event.payload.batchSize === 0 && this.paused === undefined) {
-        void this.consumer
-          .commitOffsets([
-            {
-              topic: inputTopic,
-              partition: event.payload.partition,
-              offset: (BigInt(event.payload.lastOffset) + 1n).toString(),
-            },
-          ])
-          .catch(() => undefined); // best effort: a later batch commits past it
+        this.markers.schedule(event.payload.partition, BigInt(event.payload.lastOffset) + 1n);
       }
     });
     await this.consumer.connect();
@@ -147,6 +162,36 @@ export class Job<T> {
     const { batch } = payload;
     const last = batch.messages[batch.messages.length - 1];
     if (last === undefined || this.paused !== undefined || !payload.isRunning() || payload.isStale()) return;
+    this.markers.begin(batch.partition);
+    this.cycles.enter(batch.partition);
+    let committed: bigint | undefined;
+    try {
+      committed = await this.handleBatch(payload);
+    } catch (error) {
+      // The state in memory may hold this batch's records, which will be fetched again: reload
+      // every partition's state from the changelog (it matches the committed offsets) first.
+      this.restoring = undefined;
+      throw error;
+    } finally {
+      this.markers.end(batch.partition, committed);
+    }
+  }
+
+  /** Handles, commits and resolves one batch; returns the offset committed. */
+  private async handleBatch(payload: EachBatchPayload): Promise<bigint> {
+    const { batch } = payload;
+    const progress = { contributed: false };
+    try {
+      return await this.handleAndCommit(payload, () => {
+        progress.contributed = true;
+      });
+    } finally {
+      if (!progress.contributed) this.cycles.leave(batch.partition);
+    }
+  }
+
+  private async handleAndCommit(payload: EachBatchPayload, contributing: () => void): Promise<bigint> {
+    const { batch } = payload;
     await this.restore();
     const { logic } = this.options;
     const state = this.stateFor(batch.partition);
@@ -204,7 +249,20 @@ export class Job<T> {
     // batch.lastOffset() counts transaction markers fetched after the last message: commit past them,
     // or a consumer of a transactional topic would always look one offset behind.
     const through = batch.lastOffset();
-    await this.commit(batch.partition, batch.topic, through, outputs, dead, changes);
+    contributing();
+    await this.cycles
+      .commit({
+        topic: batch.topic,
+        partition: batch.partition,
+        nextOffset: BigInt(through) + 1n,
+        outputs: this.outputsOf(batch.partition, outputs, dead, changes),
+      })
+      .catch((error: unknown) => {
+        throw new Error(
+          `${this.options.name}: batch at ${batch.topic}/${batch.partition}@${through} not committed: ${describeError(error)}`,
+          { cause: error },
+        );
+      });
     payload.resolveOffset(through);
     await payload.heartbeat();
 
@@ -221,6 +279,7 @@ export class Job<T> {
       this.logger.error({ reason: pause }, 'pausing the job: its records keep failing');
       this.options.onPause?.(pause);
     }
+    return BigInt(through) + 1n;
   }
 
   private deadLetter(input: InputMessage, error: unknown): Message {
@@ -241,58 +300,41 @@ export class Job<T> {
     return { key: input.message.key, value: input.message.value, headers };
   }
 
-  private async commit(
+  /** What a batch produces in its transaction: outputs, dead letters, and its state changelog. */
+  private outputsOf(
     partition: number,
-    topic: string,
-    lastOffset: string,
     outputs: readonly OutputMessage[],
     dead: readonly Message[],
     changes: readonly { key: string; value: string | null }[],
-  ): Promise<void> {
-    const producer = await this.producers.get(partition);
-    const transaction = await producer.transaction();
-    try {
-      const byTopic = new Map<string, Message[]>();
-      for (const out of outputs) {
-        const list = byTopic.get(out.topic) ?? [];
-        list.push({
-          key: out.key,
-          value: out.value,
-          ...(out.headers === undefined ? {} : { headers: out.headers }),
-          ...(out.timestamp === undefined ? {} : { timestamp: out.timestamp }),
-        });
-        byTopic.set(out.topic, list);
-      }
-      if (dead.length > 0) byTopic.set(this.deadLetterTopic, [...dead]);
-      for (const [outTopic, messages] of byTopic) {
-        for (const chunk of chunkMessages(messages))
-          await transaction.send({ topic: outTopic, acks: -1, messages: chunk });
-      }
-      // The changelog partition is the input partition: whoever owns the input owns the state.
-      const changelog = changes.map((c) => ({ key: c.key, value: c.value, partition }));
-      for (const chunk of chunkMessages(changelog))
-        await transaction.send({ topic: this.changelogTopic, acks: -1, messages: chunk });
-      await transaction.sendOffsets({
-        consumerGroupId: this.groupId,
-        topics: [{ topic, partitions: [{ partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
+  ): { topic: string; messages: Message[] }[] {
+    const byTopic = new Map<string, Message[]>();
+    for (const out of outputs) {
+      const list = byTopic.get(out.topic) ?? [];
+      list.push({
+        key: out.key,
+        value: out.value,
+        ...(out.headers === undefined ? {} : { headers: out.headers }),
+        ...(out.timestamp === undefined ? {} : { timestamp: out.timestamp }),
       });
-      await transaction.commit();
-    } catch (error) {
-      await transaction.abort().catch(() => undefined); // the broker aborts it on timeout anyway
-      await this.producers.discard(partition);
-      throw new Error(
-        `${this.options.name}: batch at ${topic}/${partition}@${lastOffset} not committed: ${describeError(error)}`,
-        { cause: error },
-      );
+      byTopic.set(out.topic, list);
     }
+    if (dead.length > 0) byTopic.set(this.deadLetterTopic, [...dead]);
+    // The changelog partition is the input partition: whoever owns the input owns the state.
+    if (changes.length > 0)
+      byTopic.set(
+        this.changelogTopic,
+        changes.map((c) => ({ key: c.key, value: c.value, partition })),
+      );
+    return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
   }
 
   /** Stops fetching, lets in-flight batches finish and commit, disconnects. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.markers.close();
       await this.consumer.disconnect();
       await this.inflight.drain();
-      await this.producers.closeAll();
+      await this.cycles.close();
       this.logger.info('job stopped');
     })();
     return this.closing;
