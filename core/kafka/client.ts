@@ -15,11 +15,24 @@ export interface KafkaClientOptions {
   readonly retries?: number;
 }
 
+/**
+ * A transaction that starts while the broker still writes the previous one's markers is answered
+ * CONCURRENT_TRANSACTIONS and retried within milliseconds: routine, not worth a warning each time.
+ */
+function isRoutine(fields: Record<string, unknown>): boolean {
+  const error = fields.error;
+  return typeof error === 'string' && error.includes('another concurrent operation on the same transaction');
+}
+
 function pinoLogCreator(logger: Logger): logCreator {
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...fields } = log;
       const child = { component: 'kafkajs', ...fields };
+      if (isRoutine(fields)) {
+        logger.debug(child, message);
+        return;
+      }
       switch (level) {
         // kafkajs logs retriable conditions (a rebalance, a coordinator moving) as errors and retries
         // them itself; what it cannot recover from reaches us as a rejected promise. One level down.

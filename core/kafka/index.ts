@@ -2,7 +2,7 @@ export { createKafka, probeKafka, type KafkaClientOptions } from './client.js';
 export { ensureTopics, ensureTopicsWith, type TopicSpec } from './topics.js';
 export { InFlight } from './in-flight.js';
 export { TransactionCycles, type Contribution, type TransactionCyclesOptions } from './cycles.js';
-export { slotAssigner, slotOf } from './slots.js';
+export { memberPartitions, slotAssigner, slotOf } from './slots.js';
 export { chunkTopicMessages, messageBytes } from './chunks.js';
 export type {
   Admin,

@@ -57,3 +57,8 @@ export function slotAssigner(slots: number): PartitionAssigner {
     },
   });
 }
+
+/** The partitions a member was given, by topic, from its assignment (as `describeGroups` returns it). */
+export function memberPartitions(memberAssignment: Buffer): Record<string, number[]> {
+  return AssignerProtocol.MemberAssignment.decode(memberAssignment)?.assignment ?? {};
+}
