@@ -20,6 +20,7 @@ import {
   recordToJson,
 } from '../../ingest/index.js';
 import { ValidationJob } from '../../ingest/validation/index.js';
+import { applySchema } from '../../migrations/schema/index.js';
 import { DEFAULT_GENERATE, generateStream, KafkaSink } from '../generate/index.js';
 import { perSecond, writeSection, type BenchRow } from './report.js';
 
@@ -104,9 +105,24 @@ function startServe(
 }
 
 export async function benchIngest(baseConfig: Config, logger: Logger, records: number): Promise<string> {
-  const topicName = `bench-records-${Date.now()}`;
-  const env = { RECORDS_TOPIC: topicName };
+  // Its own database, keyspace, topics and namespace, removed afterwards: a benchmark never writes
+  // into the platform's own stores.
+  const name = `bench${Date.now().toString(36)}`;
+  const admin = createPgPool({ url: baseConfig.postgres.url, logger, max: 1 });
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(baseConfig.postgres.url);
+  url.pathname = `/${name}`;
+  const topicName = `${name}-records`;
+  const env = {
+    RECORDS_TOPIC: topicName,
+    DATABASE_URL: url.toString(),
+    CASSANDRA_KEYSPACE: name,
+    TRIBUTARY_NAMESPACE: name,
+  };
   const config = loadConfig({ ...process.env, ...env });
+  const applied = await applySchema(config, logger);
+  const failed = applied.find((run) => run.error !== undefined);
+  if (failed?.error !== undefined) throw new Error(`schema migrations failed: ${failed.error}`);
   const kafka = createKafka({ brokers: config.kafka.brokers, logger });
   const serve = await startServe(config, env);
   const pool = createPgPool({ url: config.postgres.url, logger, max: 4 });
@@ -247,8 +263,16 @@ export async function benchIngest(baseConfig: Config, logger: Logger, records: n
     await producer.close();
   } finally {
     serve.stop();
-    await cassandra.shutdown();
     await pool.end();
+    const kadmin = kafka.admin();
+    await kadmin.connect();
+    const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(name));
+    await kadmin.deleteTopics({ topics: mine }).catch(() => undefined);
+    await kadmin.disconnect();
+    await cassandra.execute(`DROP KEYSPACE IF EXISTS ${name}`).catch(() => undefined);
+    await cassandra.shutdown();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
   }
   return writeSection(
     baseConfig,

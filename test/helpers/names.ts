@@ -1,6 +1,28 @@
 import { randomBytes } from 'node:crypto';
+import { afterAll } from 'vitest';
+import { kafkaClient } from './context.js';
+
+/** Every name handed out in this test file; the Kafka topics named after them are deleted after it. */
+const given = new Set<string>();
 
 /** A name unique to this test run: topics, consumer groups, keyspaces, tables. */
 export function uniqueName(prefix: string): string {
-  return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  given.add(name.toLowerCase());
+  return name;
 }
+
+afterAll(async () => {
+  if (given.size === 0) return;
+  const admin = kafkaClient().admin();
+  await admin.connect();
+  try {
+    // Topics derived from a name too (`<name>-records.valid`, `<name>.changelog.<job>`, …).
+    const mine = (await admin.listTopics()).filter((topic) =>
+      [...given].some((name) => topic.toLowerCase().startsWith(name)),
+    );
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
+  } finally {
+    await admin.disconnect();
+  }
+});
