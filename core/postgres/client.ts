@@ -32,6 +32,47 @@ export function createPgPool(options: PgPoolOptions): PgPool {
   return pool;
 }
 
+/**
+ * Runs `work` on a connection checked out of `pool` and always gives it back. A checked-out pg
+ * client has no 'error' listener (the pool's is removed while it is out), so a server that ends the
+ * session between two statements (a restart, pg_terminate_backend, a failover) would raise an
+ * unhandled 'error' and kill the process. Here that error is caught — `work` fails, with it — and a connection that lost its session or whose work threw is destroyed rather than handed
+ * to the next user (a failed statement can leave a session in any state; reconnecting is cheap).
+ */
+export async function withPgClient<T>(pool: PgPool, work: (client: PgClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (error: Error): void => {
+    lost ??= error;
+  };
+  client.on('error', onError);
+  let failed = false;
+  try {
+    return await work(client);
+  } catch (error) {
+    failed = true;
+    // The lost session is the cause (its SQLSTATE tells retries it is transient), not the
+    // "not queryable" of the statement that came after it.
+    throw lost ?? error;
+  } finally {
+    client.removeListener('error', onError);
+    client.release(lost ?? failed);
+  }
+}
+
+/**
+ * `work` in one transaction: committed if it returns, rolled back if it throws (the connection is
+ * destroyed, which ends the transaction on the server even when the session is already gone).
+ */
+export async function inPgTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>): Promise<T> {
+  return withPgClient(pool, async (client) => {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  });
+}
+
 /** Strict readiness probe: `SELECT 1` on a fresh connection. Returns the server version. */
 export async function probePostgres(url: string): Promise<string> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });

@@ -1,1 +1,9 @@
-export { createPgPool, probePostgres, type PgClient, type PgPool, type PgPoolOptions } from './client.js';
+export {
+  createPgPool,
+  inPgTransaction,
+  probePostgres,
+  withPgClient,
+  type PgClient,
+  type PgPool,
+  type PgPoolOptions,
+} from './client.js';

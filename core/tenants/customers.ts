@@ -1,6 +1,6 @@
 /** Customers (tenants) and their settings, in the PostgreSQL control plane. */
 import { TributaryError } from '../errors.js';
-import type { PgPool } from '../postgres/index.js';
+import { inPgTransaction, type PgPool } from '../postgres/index.js';
 import { CUSTOMER_ID_PATTERN } from '../record.js';
 
 export interface Customer {
@@ -41,9 +41,7 @@ export async function addCustomer(
       `customer id ${JSON.stringify(customerId)}: 1-64 letters, digits, "_", "." or "-"`,
     );
   }
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inPgTransaction(pool, async (client) => {
     const inserted = await client.query<CustomerRow>(
       `INSERT INTO customers (customer_id, name) VALUES ($1, $2) ON CONFLICT (customer_id) DO NOTHING
        RETURNING customer_id, name, created_at, disabled_at, NULL::jsonb AS settings`,
@@ -56,16 +54,10 @@ export async function addCustomer(
       customerId,
       settings,
     ]);
-    await client.query('COMMIT');
     const row = inserted.rows[0];
     if (row === undefined) throw new TributaryError('INTERNAL', 'customer insert returned nothing');
     return toCustomer({ ...row, settings: { ...settings } });
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function listCustomers(pool: PgPool): Promise<Customer[]> {

@@ -8,7 +8,7 @@
  * read from the database on every request.
  */
 import type { Logger } from '../../core/logger.js';
-import type { PgPool } from '../../core/postgres/index.js';
+import { inPgTransaction, type PgPool } from '../../core/postgres/index.js';
 import { parseStoredSchema, type AvroType, type ParsedSchema } from './canonical.js';
 import {
   checkCompatibility,
@@ -249,23 +249,10 @@ export class RegistryStore {
 
   /** Runs `work` in a transaction holding the subject's advisory lock. */
   async #inSubjectTransaction<T>(subject: string, work: (client: sql.Queryable) => Promise<T>): Promise<T> {
-    const client = await this.#pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
+    return inPgTransaction(this.#pool, async (client) => {
       await sql.lockSubject(client, subject);
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-        this.#log.warn({ err: rollbackError, subject }, 'rollback failed; discarding the connection');
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+      return work(client);
+    });
   }
 }
 

@@ -5,7 +5,7 @@
  * run killed at any instant resumes from a point where everything before it is written and reported.
  */
 import { randomUUID } from 'node:crypto';
-import type { PgPool } from '../../core/postgres/index.js';
+import { inPgTransaction, type PgPool } from '../../core/postgres/index.js';
 import { retry } from '../../core/retry.js';
 import { isTransientPgError } from './failures.js';
 import { LEGACY_TABLES, isLegacyTable, type LegacyTable, type MigrationScope } from './tables.js';
@@ -136,9 +136,7 @@ export class RunStore {
   /** Records a table's progress and the rejects of the pages it covers, atomically. */
   async save(runId: string, checkpoint: Checkpoint, rejects: readonly RejectedRow[]): Promise<void> {
     await retry(async () => {
-      const client = await this.pool.connect();
-      try {
-        await client.query('BEGIN');
+      await inPgTransaction(this.pool, async (client) => {
         if (rejects.length > 0) {
           await client.query(
             `INSERT INTO migration_rejects (run_id, table_name, row_key, natural_key, stage, reason)
@@ -172,13 +170,7 @@ export class RunStore {
             checkpoint.done,
           ],
         );
-        await client.query('COMMIT');
-        client.release();
-      } catch (error) {
-        // A failed transaction's connection may be broken: destroy it rather than reuse it.
-        client.release(true);
-        throw error;
-      }
+      });
     }, RETRY);
   }
 

@@ -9,7 +9,7 @@
 import { cassandraTypes, type CassandraClient } from '../../core/cassandra/index.js';
 import type { Finding } from '../../core/finding.js';
 import type { Logger } from '../../core/logger.js';
-import type { PgPool } from '../../core/postgres/index.js';
+import { inPgTransaction, type PgPool } from '../../core/postgres/index.js';
 import { retry } from '../../core/retry.js';
 import { MasterDatasetWriter, recordTtlSeconds, utcDay } from '../../ingest/master/index.js';
 import type { MigratedCustomer, MigratedRecord } from './convert.js';
@@ -189,9 +189,7 @@ export class CustomerSink implements Sink<MigratedCustomer> {
     const ids = items.map((c) => c.customerId);
     await retry(
       async () => {
-        const client = await this.pool.connect();
-        try {
-          await client.query('BEGIN');
+        await inPgTransaction(this.pool, async (client) => {
           await client.query(
             `INSERT INTO customers (customer_id, name, created_at)
              SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
@@ -206,12 +204,7 @@ export class CustomerSink implements Sink<MigratedCustomer> {
               WHERE customer_settings.settings IS DISTINCT FROM EXCLUDED.settings`,
             [ids, items.map((c) => c.settingsJson)],
           );
-          await client.query('COMMIT');
-          client.release();
-        } catch (error) {
-          client.release(true);
-          throw error;
-        }
+        });
       },
       {
         attempts: 8,

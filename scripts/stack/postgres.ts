@@ -214,6 +214,7 @@ export class PostgresService implements LocalService {
 
   private async ensureDatabase(): Promise<void> {
     const client = new pg.Client({ connectionString: this.adminUrl });
+    client.on('error', () => undefined); // a lost session fails the statement below instead
     await client.connect();
     try {
       const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [LOCAL_PG_DATABASE]);
