@@ -22,18 +22,31 @@ async function jobs(url: string): Promise<JobStatus[]> {
   return (await response.json()) as JobStatus[];
 }
 
-/** Waits until every job has taken in what was sent and has no lag left, twice in a row. */
+/**
+ * Waits until every job has taken in all its input (validation: everything sent; the use cases and
+ * views: all that validation let through; delivery: every finding) and has no lag left — three
+ * readings in a row. A demo that does not get there in time fails, naming where each job stands.
+ */
 async function drained(url: string, sent: number): Promise<JobStatus[]> {
   let calm = 0;
   let last: JobStatus[] = [];
   for (let i = 0; i < 900 && calm < 3; i += 1) {
     await delay(500);
     last = await jobs(url);
-    const validation = last.find((j) => j.job === 'validation');
-    const ready =
-      (validation?.metrics.in ?? 0) >= sent &&
-      last.every((j) => j.state === 'running' && (j.metrics.lag ?? 0) === 0);
+    const valid = last.find((j) => j.job === 'validation')?.metrics.out ?? 0;
+    const findings = last
+      .filter((j) => j.job.startsWith('usecase.'))
+      .reduce((n, j) => n + (j.metrics.out ?? 0), 0);
+    const expected = (job: string): number =>
+      job === 'validation' ? sent : job === 'delivery' ? findings : valid;
+    const ready = last.every(
+      (j) => j.state === 'running' && (j.metrics.lag ?? 0) === 0 && (j.metrics.in ?? 0) >= expected(j.job),
+    );
     calm = ready ? calm + 1 : 0;
+  }
+  if (calm < 3) {
+    const where = last.map((j) => `${j.job} ${j.state} in ${j.metrics.in ?? 0} lag ${j.metrics.lag ?? 0}`);
+    throw new Error(`the jobs did not catch up within 450 s: ${where.join('; ')}`);
   }
   return last;
 }
