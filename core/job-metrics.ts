@@ -1,5 +1,6 @@
 /** Per-job measurements, in a prom-client registry labelled with the job's name. */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Consumer } from './kafka/index.js';
 
 export class JobMetrics {
   readonly registry = new Registry();
@@ -72,6 +73,18 @@ export class JobMetrics {
       name: 'tributary_job_heap_used_bytes',
       help: 'V8 heap used by the job process',
       registers,
+    });
+  }
+
+  /**
+   * Keeps the lag gauge true while a batch is processed: a job sets it after each batch (what is left
+   * then), and this sets it when a batch starts, counting the batch itself. Set only after a batch, it
+   * read 0 through a long batch that followed an idle spell — "caught up" while far behind.
+   */
+  followLag(consumer: Consumer): void {
+    consumer.on(consumer.events.START_BATCH_PROCESS, (event) => {
+      const { batchSize, partition, offsetLagLow } = event.payload;
+      if (batchSize > 0) this.lag.set({ partition: String(partition) }, Number(offsetLagLow) + 1);
     });
   }
 

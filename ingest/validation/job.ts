@@ -101,6 +101,7 @@ export class ValidationJob {
   async start(): Promise<void> {
     const { config, kafka } = this.options;
     await ensureTopicsWith(kafka, ingestTopics(config));
+    this.options.metrics?.followLag(this.consumer);
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: config.topics.records, fromBeginning: true });
     await this.consumer.run({

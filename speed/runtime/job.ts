@@ -117,12 +117,7 @@ export class Job<T> {
       this.joins += 1;
       if (this.joins > 1) this.restoring = undefined;
     });
-    this.consumer.on(this.consumer.events.START_BATCH_PROCESS, (event) => {
-      // A batch being processed is still to do: counted from its first record, the lag cannot read 0
-      // through a long batch that follows an idle spell (it was set only when a batch ended).
-      const { batchSize, partition, offsetLagLow } = event.payload;
-      if (batchSize > 0) this.metrics.lag.set({ partition: String(partition) }, Number(offsetLagLow) + 1);
-    });
+    this.metrics.followLag(this.consumer);
     this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (event) => {
       // A batch of only transaction markers never reaches eachBatch. The next batch's commit moves
       // past it; when none comes soon (the end of a burst), its offset is committed on its own, so
