@@ -177,14 +177,24 @@ export class Supervisor {
 
   private spawn(slot: Slot): void {
     const { config } = this.options;
-    const child = spawn(
-      process.execPath,
-      [path.join(config.projectRoot, 'bin', 'tributary.js'), 'speed', '--job', slot.job],
-      {
-        env: { ...process.env, ...this.options.env },
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      },
-    );
+    let child: ChildProcess;
+    try {
+      child = spawn(
+        process.execPath,
+        [path.join(config.projectRoot, 'bin', 'tributary.js'), 'speed', '--job', slot.job],
+        {
+          env: { ...process.env, ...this.options.env },
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        },
+      );
+    } catch (error) {
+      // Some failures are thrown at once (E2BIG, ENOMEM): a failed start, retried with backoff.
+      this.options.logger.error({ err: error, job: slot.job }, 'could not start the job worker');
+      slot.child = undefined;
+      slot.lastExit = null;
+      this.crashed(slot, null);
+      return;
+    }
     slot.child = child;
     slot.state = 'starting';
     slot.startedAt = Date.now();
@@ -195,7 +205,10 @@ export class Supervisor {
       if (m.type === 'metrics' && Array.isArray(m.metrics)) slot.metrics = m.metrics as MetricJson[];
     });
     slot.exited = new Promise((resolve) => {
-      child.once('exit', (code) => {
+      let gone = false;
+      const onGone = (code: number | null): void => {
+        if (gone) return;
+        gone = true;
         slot.child = undefined;
         slot.lastExit = code;
         if (slot.state === 'stopping') slot.state = 'stopped';
@@ -205,22 +218,32 @@ export class Supervisor {
             { job: slot.job },
             'job paused itself: its records keep failing (see `tributary list`)',
           );
-        } else if (!this.stopping) {
-          slot.restarts += 1;
-          const delay = Math.min(60_000, 1_000 * 2 ** Math.min(slot.restarts - 1, 6));
-          slot.state = 'backoff';
-          slot.nextStartAt = Date.now() + delay;
-          this.options.logger.warn(
-            { job: slot.job, code, restartInMs: delay, restarts: slot.restarts },
-            'job crashed: restarting with backoff',
-          );
-        }
+        } else if (!this.stopping) this.crashed(slot, code);
         resolve();
+      };
+      child.once('exit', onGone);
+      // Without a listener a child's 'error' (a failed spawn: EAGAIN, EMFILE; a failed kill or IPC
+      // send) would kill the supervisor and with it every job's supervision.
+      child.on('error', (error) => {
+        this.options.logger.error({ err: error, job: slot.job, pid: child.pid }, 'job worker process error');
+        if (child.pid === undefined) onGone(null); // never started: no 'exit' will come
       });
     });
     this.options.logger.info(
       { job: slot.job, pid: child.pid, generation: slot.generation },
       'job worker started',
+    );
+  }
+
+  /** A worker that died or never started: started again after an exponential backoff. */
+  private crashed(slot: Slot, code: number | null): void {
+    slot.restarts += 1;
+    const delay = Math.min(60_000, 1_000 * 2 ** Math.min(slot.restarts - 1, 6));
+    slot.state = 'backoff';
+    slot.nextStartAt = Date.now() + delay;
+    this.options.logger.warn(
+      { job: slot.job, code, restartInMs: delay, restarts: slot.restarts },
+      'job crashed: restarting with backoff',
     );
   }
 
