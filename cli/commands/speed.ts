@@ -15,6 +15,21 @@ function untilSignal(): Promise<void> {
   });
 }
 
+/**
+ * A worker started by the supervisor stops like on SIGTERM when the supervisor is gone (killed -9:
+ * the IPC channel closes), instead of running on unsupervised or dying of a send on the closed channel.
+ */
+function untilOrphaned(): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.connected) process.once('disconnect', resolve);
+  });
+}
+
+/** To the supervisor, if there is one and it is still there. */
+function tellSupervisor(message: object): void {
+  if (process.connected) process.send?.(message);
+}
+
 export function speedCommand(): Command {
   return new Command('speed')
     .description('run the speed layer: every job in its own supervised process (or one job with --job)')
@@ -33,18 +48,24 @@ export function speedCommand(): Command {
         if (options.job !== undefined) {
           const worker = await startWorker(config, logger, options.job);
           process.stdout.write(`job ${options.job} running\n`);
-          process.send?.({ type: 'ready' });
+          tellSupervisor({ type: 'ready' });
           const report = setInterval(() => {
             worker.metrics.sampleProcess();
-            if (process.send !== undefined) {
-              void worker.metrics.registry
-                .getMetricsAsJSON()
-                .then((metrics) => process.send?.({ type: 'metrics', metrics }));
+            if (process.connected) {
+              void worker.metrics.registry.getMetricsAsJSON().then((metrics) => {
+                tellSupervisor({ type: 'metrics', metrics });
+              });
             }
           }, 1_000);
-          const outcome = await Promise.race([untilSignal().then(() => 'signal' as const), worker.paused]);
+          const outcome = await Promise.race([
+            untilSignal().then(() => 'signal' as const),
+            untilOrphaned().then(() => 'orphaned' as const),
+            worker.paused,
+          ]);
           clearInterval(report);
+          if (outcome === 'orphaned') logger.warn({ job: options.job }, 'the supervisor is gone: stopping');
           await worker.close();
+          if (outcome === 'orphaned') return 0;
           if (outcome !== 'signal') {
             process.stderr.write(`tributary: job ${options.job} paused: ${outcome}\n`);
             return EXIT_PAUSED;

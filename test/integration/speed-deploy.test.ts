@@ -65,7 +65,7 @@ describe('hot deploy', () => {
     { timeout: 300_000 },
     async () => {
       const generator = runCli(
-        ['generate', '--records', '12000', '--rate', '800', '--customers', '10', '--seed', '3'],
+        ['generate', '--records', '24000', '--rate', '800', '--customers', '10', '--seed', '3'],
         world.env,
       );
       const dq = world.groups(['usecase.data-quality'])[0];
@@ -88,12 +88,16 @@ describe('hot deploy', () => {
           await new Promise((r) => setTimeout(r, 200));
         }
       })();
+      const deployedAt = Date.now();
       await cli(['deploy', 'velocity', '--from', 'earliest']);
+      // Sample across the deploy, the new worker's start and its first batches: at least 15 s, which
+      // is more than twice the stall allowed below, so a pause spanning the deploy cannot hide.
       await waitFor(
-        async () => ((await jobs()).find((j) => j.job === 'usecase.velocity')?.metrics.in ?? 0) > 0,
-        { timeoutMs: 60_000, description: 'velocity processing' },
+        async () =>
+          Date.now() - deployedAt >= 15_000 &&
+          ((await jobs()).find((j) => j.job === 'usecase.velocity')?.metrics.in ?? 0) > 0,
+        { timeoutMs: 60_000, description: 'velocity processing, 15 s after the deploy' },
       );
-      await new Promise((r) => setTimeout(r, 2_000));
       sampling.on = false;
       await sampler;
       await generator;
@@ -113,7 +117,9 @@ describe('hot deploy', () => {
         else longestStall = Math.max(longestStall, s.at - lastChange);
       }
       expect(samples.length).toBeGreaterThan(10);
-      expect(longestStall).toBeLessThan(3_000);
+      // Two cores shared with three servers and a job catching up from the earliest offset: a few
+      // seconds between commits happen (3.2 s seen in CI); a paused job would stall for the window.
+      expect(longestStall).toBeLessThan(6_000);
     },
   );
 

@@ -1,13 +1,16 @@
 /**
- * A worker that cannot even be started is a crash like any other: the supervisor keeps running,
- * keeps serving /jobs, and retries it with backoff. Here the start fails for real: an environment
- * variable longer than Linux allows one to be (MAX_ARG_STRLEN, 128 KiB) makes execve fail with
- * E2BIG, which Node throws from spawn() at once.
+ * The supervisor and its workers when processes fail. A worker that cannot even be started is a
+ * crash like any other: the supervisor keeps running, keeps serving /jobs, and retries it with
+ * backoff (the start fails for real: an environment variable longer than Linux allows one to be,
+ * MAX_ARG_STRLEN = 128 KiB, makes execve fail with E2BIG, which Node throws from spawn() at once).
+ * A supervisor killed -9 leaves no worker running: each stops as on SIGTERM.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
-import { Supervisor } from '../../speed/index.js';
+import { Supervisor, type JobStatus } from '../../speed/index.js';
+import { startCli } from '../helpers/process.js';
 import { speedWorld } from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -44,4 +47,41 @@ describe('the speed supervisor', () => {
     const served = (await (await fetch(`http://127.0.0.1:${port}/jobs`)).json()) as unknown[];
     expect(served).toHaveLength(3);
   });
+
+  it(
+    'its workers stop cleanly when it is killed -9, and none is left running',
+    { timeout: 120_000 },
+    async () => {
+      const world = await speedWorld();
+      const speed = startCli(['speed', '--port', '0'], world.env);
+      const url = (await speed.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
+      let pids: number[] = [];
+      await waitFor(
+        async () => {
+          const jobs = (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
+          pids = jobs.flatMap((j) => (j.state === 'running' && j.pid !== undefined ? [j.pid] : []));
+          return pids.length === 3;
+        },
+        { timeoutMs: 60_000, description: 'three workers running' },
+      );
+      await speed.kill();
+      await waitFor(() => pids.every((pid) => !alive(pid)), {
+        timeoutMs: 60_000,
+        description: 'every worker of the killed supervisor to exit',
+      });
+      const output = speed.output(); // the workers wrote to the supervisor’s stdout/stderr
+      expect(output.match(/the supervisor is gone: stopping/g)).toHaveLength(3);
+      expect(output).not.toMatch(/ERR_IPC_CHANNEL_CLOSED|Unhandled/);
+    },
+  );
 });
+
+/** Running: it exists and is not a zombie waiting for whoever inherited it to reap it. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
