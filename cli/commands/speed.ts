@@ -65,8 +65,7 @@ export function speedCommand(): Command {
           clearInterval(report);
           if (outcome === 'orphaned') logger.warn({ job: options.job }, 'the supervisor is gone: stopping');
           await worker.close();
-          if (outcome === 'orphaned') return 0;
-          if (outcome !== 'signal') {
+          if (outcome !== 'signal' && outcome !== 'orphaned') {
             process.stderr.write(`tributary: job ${options.job} paused: ${outcome}\n`);
             return EXIT_PAUSED;
           }

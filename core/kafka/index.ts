@@ -1,5 +1,5 @@
 export { createKafka, probeKafka, type KafkaClientOptions } from './client.js';
-export { ensureTopics, ensureTopicsWith, type TopicSpec } from './topics.js';
+export { deleteTopicsStartingWith, ensureTopics, ensureTopicsWith, type TopicSpec } from './topics.js';
 export { InFlight } from './in-flight.js';
 export { TransactionCycles, type Contribution, type TransactionCyclesOptions } from './cycles.js';
 export { memberPartitions, slotAssigner, slotOf } from './slots.js';

@@ -51,3 +51,18 @@ export async function ensureTopicsWith(kafka: Kafka, specs: readonly TopicSpec[]
     await admin.disconnect();
   }
 }
+
+/** Deletes every topic whose name starts with one of `prefixes` (a run's own topics); returns them. */
+export async function deleteTopicsStartingWith(kafka: Kafka, prefixes: readonly string[]): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const mine = (await admin.listTopics()).filter((topic) =>
+      prefixes.some((prefix) => topic.toLowerCase().startsWith(prefix.toLowerCase())),
+    );
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
+    return mine;
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -36,8 +36,9 @@ export function createPgPool(options: PgPoolOptions): PgPool {
  * Runs `work` on a connection checked out of `pool` and always gives it back. A checked-out pg
  * client has no 'error' listener (the pool's is removed while it is out), so a server that ends the
  * session between two statements (a restart, pg_terminate_backend, a failover) would raise an
- * unhandled 'error' and kill the process. Here that error is caught — `work` fails, with it — and a connection that lost its session or whose work threw is destroyed rather than handed
- * to the next user (a failed statement can leave a session in any state; reconnecting is cheap).
+ * unhandled 'error' and kill the process. Here that error is caught — `work` fails, with it — and
+ * a connection that lost its session or whose work threw is destroyed rather than handed to the
+ * next user (a failed statement can leave a session in any state; reconnecting is cheap).
  */
 export async function withPgClient<T>(pool: PgPool, work: (client: PgClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createCassandraClient } from '../../core/cassandra/index.js';
-import { loadConfig, type Config } from '../../core/config.js';
+import type { Config } from '../../core/config.js';
 import { createKafka, ensureTopics, type Kafka } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
@@ -23,6 +23,7 @@ import { ValidationJob } from '../../ingest/validation/index.js';
 import { applySchema } from '../../migrations/schema/index.js';
 import { DEFAULT_GENERATE, generateStream, KafkaSink } from '../generate/index.js';
 import { perSecond, writeSection, type BenchRow } from './report.js';
+import { createScratch } from './scratch.js';
 
 async function endOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
   const admin = kafka.admin();
@@ -105,21 +106,9 @@ function startServe(
 }
 
 export async function benchIngest(baseConfig: Config, logger: Logger, records: number): Promise<string> {
-  // Its own database, keyspace, topics and namespace, removed afterwards: a benchmark never writes
-  // into the platform's own stores.
-  const name = `bench${Date.now().toString(36)}`;
-  const admin = createPgPool({ url: baseConfig.postgres.url, logger, max: 1 });
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(baseConfig.postgres.url);
-  url.pathname = `/${name}`;
-  const topicName = `${name}-records`;
-  const env = {
-    RECORDS_TOPIC: topicName,
-    DATABASE_URL: url.toString(),
-    CASSANDRA_KEYSPACE: name,
-    TRIBUTARY_NAMESPACE: name,
-  };
-  const config = loadConfig({ ...process.env, ...env });
+  const scratch = await createScratch(baseConfig, logger);
+  const { config, env } = scratch;
+  const topicName = config.topics.records;
   const applied = await applySchema(config, logger);
   const failed = applied.find((run) => run.error !== undefined);
   if (failed?.error !== undefined) throw new Error(`schema migrations failed: ${failed.error}`);
@@ -264,15 +253,8 @@ export async function benchIngest(baseConfig: Config, logger: Logger, records: n
   } finally {
     serve.stop();
     await pool.end();
-    const kadmin = kafka.admin();
-    await kadmin.connect();
-    const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(name));
-    await kadmin.deleteTopics({ topics: mine }).catch(() => undefined);
-    await kadmin.disconnect();
-    await cassandra.execute(`DROP KEYSPACE IF EXISTS ${name}`).catch(() => undefined);
     await cassandra.shutdown();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch.drop(kafka);
   }
   return writeSection(
     baseConfig,

@@ -7,15 +7,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createCassandraClient } from '../../core/cassandra/index.js';
-import { loadConfig, type Config } from '../../core/config.js';
+import type { Config } from '../../core/config.js';
 import { createKafka, type Kafka } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
-import { createPgPool } from '../../core/postgres/index.js';
 import { RecordProducer, RecordSerializer, RegistryClient, recordSubject } from '../../ingest/index.js';
 import type { JobStatus } from '../../speed/index.js';
 import { DEFAULT_GENERATE, generateStream } from '../generate/index.js';
 import { perSecond, writeSection, type BenchRow } from './report.js';
+import { createScratch } from './scratch.js';
 
 interface Proc {
   readonly child: ChildProcess;
@@ -136,20 +135,8 @@ export async function benchSpeed(
   records: number,
   backlog: number,
 ): Promise<string> {
-  const name = `bench${Date.now().toString(36)}`;
-  const admin = createPgPool({ url: baseConfig.postgres.url, logger, max: 1 });
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(baseConfig.postgres.url);
-  url.pathname = `/${name}`;
-  const env: NodeJS.ProcessEnv = {
-    DATABASE_URL: url.toString(),
-    CASSANDRA_KEYSPACE: name,
-    TRIBUTARY_NAMESPACE: name,
-    RECORDS_TOPIC: `${name}-records`,
-    FINDINGS_TOPIC: `${name}-findings`,
-    FEEDBACK_TOPIC: `${name}-feedback`,
-  };
-  const config = loadConfig({ ...process.env, ...env });
+  const scratch = await createScratch(baseConfig, logger);
+  const { name, env, config } = scratch;
   const kafka = createKafka({ brokers: config.kafka.brokers, logger });
   const procs: Proc[] = [];
   const rows: BenchRow[] = [];
@@ -321,20 +308,7 @@ export async function benchSpeed(
     }
   } finally {
     for (const p of procs.reverse()) await p.stop();
-    const kadmin = kafka.admin();
-    await kadmin.connect();
-    const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(name));
-    await kadmin.deleteTopics({ topics: mine }).catch(() => undefined);
-    await kadmin.disconnect();
-    const cassandra = createCassandraClient({
-      contactPoints: config.cassandra.contactPoints,
-      localDataCenter: config.cassandra.localDataCenter,
-      logger,
-    });
-    await cassandra.execute(`DROP KEYSPACE IF EXISTS ${name}`).catch(() => undefined);
-    await cassandra.shutdown();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch.drop(kafka);
   }
   return writeSection(
     baseConfig,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll } from 'vitest';
+import { deleteTopicsStartingWith } from '../../core/kafka/index.js';
 import { kafkaClient } from './context.js';
 
 /** Every name handed out in this test file; the Kafka topics named after them are deleted after it. */
@@ -13,16 +14,6 @@ export function uniqueName(prefix: string): string {
 }
 
 afterAll(async () => {
-  if (given.size === 0) return;
-  const admin = kafkaClient().admin();
-  await admin.connect();
-  try {
-    // Topics derived from a name too (`<name>-records.valid`, `<name>.changelog.<job>`, …).
-    const mine = (await admin.listTopics()).filter((topic) =>
-      [...given].some((name) => topic.toLowerCase().startsWith(name)),
-    );
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
-  } finally {
-    await admin.disconnect();
-  }
+  // Topics derived from a name too (`<name>-records.valid`, `<name>.changelog.<job>`, …).
+  if (given.size > 0) await deleteTopicsStartingWith(kafkaClient(), [...given]);
 });
