@@ -7,6 +7,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Unit tests wait on nothing, but they share two cores with the integration tests' servers in
+          // CI, where a 3 s computation once took more than the default 5 s.
+          testTimeout: 30_000,
         },
       },
       {
