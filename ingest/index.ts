@@ -2,7 +2,14 @@
 export { gatewayRoutes, type IngestAnswer, type RecordResult } from './gateway/index.js';
 export { RecordProducer } from './producer.js';
 export { ingestTopics, speedTopics } from './topics.js';
-export { MasterDatasetWriter, recordBucket, utcDay, daysBetween, RECORD_BUCKETS } from './master/index.js';
+export {
+  MasterDatasetWriter,
+  recordBucket,
+  utcDay,
+  daysBetween,
+  RECORD_BUCKETS,
+  type StoredRecord,
+} from './master/index.js';
 export {
   RecordDeserializer,
   RecordSerializer,

@@ -11,7 +11,6 @@ import type { Logger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { addCustomer, createApiKey } from '../../core/tenants/index.js';
 import {
-  MasterDatasetWriter,
   RecordProducer,
   RecordSerializer,
   RegistryClient,
@@ -23,6 +22,7 @@ import { ValidationJob } from '../../ingest/validation/index.js';
 import { applySchema } from '../../migrations/schema/index.js';
 import { DEFAULT_GENERATE, generateStream, KafkaSink } from '../generate/index.js';
 import { perSecond, writeSection, type BenchRow } from './report.js';
+import { rawMasterWrite } from './raw.js';
 import { createScratch } from './scratch.js';
 
 async function endOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
@@ -148,25 +148,7 @@ export async function benchIngest(baseConfig: Config, logger: Logger, records: n
     const stored = [...generateStream(model)].flatMap((item) =>
       item.kind === 'record' ? [{ record: item.record, schemaId: serializer.schemaId }] : [],
     );
-    const writer = new MasterDatasetWriter({
-      client: cassandra,
-      keyspace: config.cassandra.keyspace,
-      retentionDays: config.cassandra.retentionDays,
-    });
-    const chunks: (typeof stored)[] = [];
-    for (let i = 0; i < stored.length; i += 7_000) chunks.push(stored.slice(i, i + 7_000));
-    began = performance.now();
-    let nextChunk = 0;
-    await Promise.all(
-      Array.from({ length: config.topics.partitions }, async () => {
-        while (nextChunk < chunks.length) {
-          const chunk = chunks[nextChunk];
-          nextChunk += 1;
-          if (chunk !== undefined) await writer.write(chunk);
-        }
-      }),
-    );
-    const cassandraRate = perSecond(stored.length, performance.now() - began);
+    const cassandraRate = await rawMasterWrite(cassandra, config, stored);
     rows.push({
       metric: 'raw master dataset write (Cassandra, 2 tables, same writer, no Kafka)',
       value: `${cassandraRate.toLocaleString('en')} records/s`,

@@ -1,4 +1,4 @@
-/** Runs the built `tributary` command as a real child process. */
+/** Runs the built `tributary` command (or another built script) as a real child process. */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { config } from './context.js';
@@ -16,8 +16,18 @@ export function runCli(
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 300_000,
 ): Promise<CliResult> {
+  return runScript(CLI, args, env, timeoutMs);
+}
+
+/** Runs a built script of the project, e.g. `dist/scripts/bench/main.js`, with node. */
+export function runScript(
+  script: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 300_000,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       env: { ...process.env, LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,6 +1,8 @@
 /** Bad configuration and bad flags fail clearly, with the documented exit codes. */
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import path from 'node:path';
+import { runCli, runScript } from '../helpers/cli.js';
+import { config } from '../helpers/context.js';
 
 describe('command line errors', () => {
   it('a bad configuration value names the variable and exits 78 before doing anything', async () => {
@@ -31,5 +33,20 @@ describe('command line errors', () => {
     const result = await runCli(['--help'], { KAFKA_PORT: 'nope' });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('stack');
+  });
+
+  it('npm run bench: a bad flag or value prints usage and exits 2 before touching the stack', async () => {
+    const bench = path.join(config.projectRoot, 'dist', 'scripts', 'bench', 'main.js');
+    for (const [args, reason] of [
+      [['speed', '--bogus'], /Unknown option '--bogus'/],
+      [['speed', '--records', 'abc'], /--records must be a whole number above 0, not "abc"/],
+      [['speed', '--rate', '0'], /--rate must be a whole number above 0, not "0"/],
+      [['rockets'], /expected one benchmark name, got "rockets"/],
+    ] as const) {
+      const result = await runScript(bench, args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(reason);
+      expect(result.stderr).toContain('usage: npm run bench <ingest|speed|migrate>');
+    }
   });
 });
