@@ -12,7 +12,7 @@ const BENCHES = ['ingest', 'speed', 'migrate'] as const;
 const USAGE = `usage: npm run bench <${BENCHES.join('|')}> [-- --records N] [--backlog N] [--rate N]
   --records N   records (ingest, speed) or legacy rows (migrate) to run through
   --backlog N   speed: the backlog drained while each job's memory is sampled (default 5,000,000)
-  --rate N      speed: records/s of the latency run (default 2,000)
+  --rate N      speed: records/s of the latency run (default 2,000; a second run at 20/s follows)
 `;
 
 class UsageError extends Error {}
