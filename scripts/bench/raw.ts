@@ -2,17 +2,22 @@
 import type { CassandraClient } from '../../core/cassandra/index.js';
 import type { Config } from '../../core/config.js';
 import { MasterDatasetWriter, type StoredRecord } from '../../ingest/index.js';
+import type { Generated } from '../generate/index.js';
 import { perSecond } from './report.js';
 
 /**
- * The master dataset write every stored record costs: the same writer the jobs use, in
- * input-batch-sized calls, one writer per partition at a time, no Kafka. Records/s.
+ * The master dataset write every stored record costs: the generated records (bad messages left out),
+ * written by the same writer the jobs use, in input-batch-sized calls, one writer per partition at a
+ * time, no Kafka. Records/s.
  */
 export async function rawMasterWrite(
   cassandra: CassandraClient,
   config: Config,
-  stored: readonly StoredRecord[],
+  generated: Iterable<Generated>,
+  schemaId: number,
 ): Promise<number> {
+  const stored: StoredRecord[] = [];
+  for (const item of generated) if (item.kind === 'record') stored.push({ record: item.record, schemaId });
   const writer = new MasterDatasetWriter({
     client: cassandra,
     keyspace: config.cassandra.keyspace,

@@ -4,11 +4,8 @@
  * old code. This rebuilds `dist/` when a source file is newer than everything in it.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-
-/** The folders tsconfig.build.json compiles. */
-const SOURCE_DIRS = ['core', 'cli', 'ingest', 'speed', 'batch', 'serving', 'migrations', 'scripts'];
 
 /** The newest modification time of the files under `dir` whose names pass `keep`; 0 if none. */
 function newest(dir: string, keep: (name: string) => boolean): number {
@@ -29,11 +26,14 @@ function newest(dir: string, keep: (name: string) => boolean): number {
 
 /** Rebuilds dist/ if a source is newer than it; returns the build's duration in ms, or undefined. */
 export function ensureFreshBuild(projectRoot: string): number | undefined {
+  const buildConfig = path.join(projectRoot, 'tsconfig.build.json');
+  // The folders the build compiles, as tsconfig.build.json lists them.
+  const { include } = JSON.parse(readFileSync(buildConfig, 'utf8')) as { include: string[] };
   const sources = Math.max(
-    ...SOURCE_DIRS.map((dir) =>
+    ...include.map((dir) =>
       newest(path.join(projectRoot, dir), (name) => name.endsWith('.ts') && !name.endsWith('.test.ts')),
     ),
-    statSync(path.join(projectRoot, 'tsconfig.build.json')).mtimeMs,
+    statSync(buildConfig).mtimeMs,
   );
   const built = newest(path.join(projectRoot, 'dist'), (name) => name.endsWith('.js'));
   if (built >= sources) return undefined;
