@@ -123,6 +123,33 @@ export function aggregateFromJson(j: AggregateJson): Aggregate {
   };
 }
 
+/**
+ * An aggregate kept live in a job's state: JSON only when a checkpoint writes it. `aggregateOf`
+ * reads either form (live, or the JSON a restore brings back).
+ */
+export class AggregateValue {
+  constructor(readonly aggregate: Aggregate) {}
+
+  toJSON(): AggregateJson {
+    return aggregateToJson(this.aggregate);
+  }
+}
+
+function isAggregateJson(value: unknown): value is AggregateJson {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { count?: unknown }).count === 'number' &&
+    typeof (value as { sum?: unknown }).sum === 'string'
+  );
+}
+
+/** The aggregate held in a state value (live or restored); EMPTY_AGGREGATE when there is none. */
+export function aggregateOf(value: unknown): Aggregate {
+  if (value instanceof AggregateValue) return value.aggregate;
+  return isAggregateJson(value) ? aggregateFromJson(value) : EMPTY_AGGREGATE;
+}
+
 /** The same aggregate as SQL over a relation with `amount_minor` and `event_time` (epoch ms). */
 export const AGGREGATE_SQL = `count(*) AS record_count,
   sum(amount_minor::HUGEINT) AS amount_sum,

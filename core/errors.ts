@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'PAYLOAD_TOO_LARGE',
   'UNAVAILABLE',
   'TIMEOUT',
+  'STATE_CORRUPT',
   'INTERNAL',
 ] as const;
 
@@ -46,6 +47,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   UNAVAILABLE: 503,
   TIMEOUT: 504,
+  STATE_CORRUPT: 500,
   INTERNAL: 500,
 };
 

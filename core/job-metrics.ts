@@ -8,6 +8,7 @@ export class JobMetrics {
   readonly recordsOut: Counter;
   readonly findings: Counter;
   readonly deadLetters: Counter;
+  readonly duplicatesDropped: Counter;
   readonly latency: Histogram;
   readonly lag: Gauge;
   readonly stateEntries: Gauge;
@@ -40,6 +41,11 @@ export class JobMetrics {
       name: 'tributary_job_dead_letters_total',
       help: 'messages sent to the dead-letter topic',
       labelNames: ['code'],
+      registers,
+    });
+    this.duplicatesDropped = new Counter({
+      name: 'tributary_job_upstream_duplicates_total',
+      help: 'input messages dropped because upstream sent them again (a replay after its restart)',
       registers,
     });
     this.latency = new Histogram({

@@ -26,3 +26,4 @@ export {
 } from './contract/schemas.js';
 export { decodeJsonRecord, recordToJson } from './contract/json.js';
 export { validateRecord } from './contract/validate.js';
+export { UPSTREAM_OFFSET_HEADER, upstreamOffset } from './validation/index.js';

@@ -1,7 +1,8 @@
 /**
  * One job in one process (`tributary speed --job NAME`): the supervisor starts one of these per job,
  * so a job that crashes, throws or runs slow never stops or slows another, and each job's CPU and
- * memory are its own. Platform jobs: validation, views, delivery; use cases: usecase.<name>[.<variant>].
+ * memory are its own. Platform jobs: validation, master, views, delivery; use cases:
+ * usecase.<name>[.<variant>].
  */
 import { createCassandraClient, type CassandraClient } from '../core/cassandra/index.js';
 import type { Config } from '../core/config.js';
@@ -11,6 +12,7 @@ import type { Logger } from '../core/logger.js';
 import { createPgPool, type PgPool } from '../core/postgres/index.js';
 import { ingestTopics, RegistryClient, speedTopics } from '../ingest/index.js';
 import { ValidationJob } from '../ingest/validation/index.js';
+import { MasterJob } from '../ingest/master/index.js';
 import { DeliveryLogic } from './delivery/delivery-logic.js';
 import { listDeployments, setStatus } from './deploy/deployments.js';
 import { Job } from './runtime/job.js';
@@ -20,7 +22,7 @@ import { findUseCase, loadUseCaseModules, numberSetting } from './usecases/index
 import { FirstSeenIndex } from './runtime/first-seen.js';
 import { ViewsLogic } from './views/views-logic.js';
 
-export const PLATFORM_JOBS = ['validation', 'views', 'delivery'] as const;
+export const PLATFORM_JOBS = ['validation', 'master', 'views', 'delivery'] as const;
 
 /** Exit code of a worker that paused its job (the supervisor does not restart it). */
 export const EXIT_PAUSED = 3;
@@ -29,6 +31,8 @@ export interface RunningWorker {
   readonly metrics: JobMetrics;
   /** Resolves with a reason when the job pauses itself. */
   readonly paused: Promise<string>;
+  /** Rejects when the job cannot go on (the worker exits with an error and is restarted). */
+  readonly fatal: Promise<never>;
   stats(): Record<string, number>;
   close(): Promise<void>;
 }
@@ -59,17 +63,26 @@ export async function startWorker(config: Config, logger: Logger, name: string):
   const paused = new Promise<string>((resolve) => {
     pause = resolve;
   });
+  let fail: (error: unknown) => void = () => undefined;
+  const fatal = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  fatal.catch(() => undefined); // observed by the caller; never an unhandled rejection here
   const cleanup = async (): Promise<void> => {
     await cassandra.shutdown();
     await pool.end();
   };
 
-  if (name === 'validation') {
-    const job = new ValidationJob({ config, kafka, cassandra, registry, logger, metrics });
+  if (name === 'validation' || name === 'master') {
+    const job =
+      name === 'validation'
+        ? new ValidationJob({ config, kafka, registry, logger, metrics })
+        : new MasterJob({ config, kafka, cassandra, registry, logger, metrics });
     await job.start();
     return {
       metrics,
       paused,
+      fatal,
       stats: () => ({ ...job.stats() }),
       close: async () => {
         await job.close();
@@ -88,6 +101,7 @@ export async function startWorker(config: Config, logger: Logger, name: string):
     commitIntervalMs: config.speed.commitIntervalMs,
     fetchWaitMs: config.speed.fetchWaitMs,
     fetchMinBytes: config.speed.fetchMinBytes,
+    onFatal: fail,
   };
   let job: Job<unknown>;
   if (name === 'views') {
@@ -95,6 +109,10 @@ export async function startWorker(config: Config, logger: Logger, name: string):
       ...common,
       name,
       inputTopic: config.topics.valid,
+      dedupeUpstream: true,
+      // Not on any record's way to its feedback: fewer, larger upserts at moderate rates.
+      fetchWaitMs: Math.max(config.speed.fetchWaitMs, 250),
+      fetchMinBytes: Math.max(config.speed.fetchMinBytes, 64 * 1024),
       logic: new ViewsLogic({ registry, cassandra, keyspace: config.cassandra.keyspace }),
     });
   } else if (name === 'delivery') {
@@ -117,7 +135,7 @@ export async function startWorker(config: Config, logger: Logger, name: string):
       await cleanup();
       throw new TributaryError(
         'USAGE',
-        `unknown job ${JSON.stringify(name)}: validation, views, delivery or usecase.<name>[.<variant>]`,
+        `unknown job ${JSON.stringify(name)}: validation, master, views, delivery or usecase.<name>[.<variant>]`,
       );
     }
     const deployment = (await listDeployments(pool)).find(
@@ -127,6 +145,7 @@ export async function startWorker(config: Config, logger: Logger, name: string):
       ...common,
       name,
       inputTopic: config.topics.valid,
+      dedupeUpstream: true,
       startFrom: deployment?.startFrom ?? 'earliest',
       logic: new UseCaseLogic({
         useCase,
@@ -157,6 +176,7 @@ export async function startWorker(config: Config, logger: Logger, name: string):
   return {
     metrics,
     paused,
+    fatal,
     stats: () => ({}),
     close: async () => {
       await job.close();

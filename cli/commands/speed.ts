@@ -35,7 +35,7 @@ export function speedCommand(): Command {
     .description('run the speed layer: every job in its own supervised process (or one job with --job)')
     .option(
       '--job <name>',
-      'run only this job, in this process: validation, views, delivery or usecase.<name>[.<variant>]',
+      'run only this job, in this process: validation, master, views, delivery or usecase.<name>[.<variant>]',
     )
     .addOption(
       new Option('--port <port>', 'the supervisor’s /metrics and /jobs port (default: SPEED_PORT)').argParser(
@@ -61,7 +61,12 @@ export function speedCommand(): Command {
             untilSignal().then(() => 'signal' as const),
             untilOrphaned().then(() => 'orphaned' as const),
             worker.paused,
-          ]);
+            worker.fatal,
+          ]).catch(async (error: unknown) => {
+            clearInterval(report);
+            await worker.close().catch(() => undefined);
+            throw error;
+          });
           clearInterval(report);
           if (outcome === 'orphaned') logger.warn({ job: options.job }, 'the supervisor is gone: stopping');
           await worker.close();

@@ -1,7 +1,9 @@
 export { createKafka, probeKafka, type KafkaClientOptions } from './client.js';
 export { deleteTopicsStartingWith, ensureTopics, ensureTopicsWith, type TopicSpec } from './topics.js';
 export { InFlight } from './in-flight.js';
-export { TransactionCycles, type Contribution, type TransactionCyclesOptions } from './cycles.js';
+export { FetchCycles, type Contribution } from './fetch-cycles.js';
+export { LazyCommits } from './lazy-commits.js';
+export { OutputProducer, type TopicOutputs } from './outputs.js';
 export { memberPartitions, slotAssigner, slotOf } from './slots.js';
 export { chunkTopicMessages, messageBytes } from './chunks.js';
 export type {

@@ -21,9 +21,18 @@ export function recordBucket(customerId: string, recordId: string): number {
   return fnv1a32(`${customerId}\u0000${recordId}`) % RECORD_BUCKETS;
 }
 
-/** The UTC day of an instant as YYYY-MM-DD. */
+const dayNames = new Map<number, string>();
+
+/** The UTC day of an instant as YYYY-MM-DD (day names are cached: records come from few days). */
 export function utcDay(time: Date): string {
-  return time.toISOString().slice(0, 10);
+  const day = Math.floor(time.getTime() / DAY_MS);
+  let name = dayNames.get(day);
+  if (name === undefined) {
+    name = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    if (dayNames.size >= 100_000) dayNames.clear();
+    dayNames.set(day, name);
+  }
+  return name;
 }
 
 /** Seconds until the record leaves the retention window (plus grace), measured from `now`. */

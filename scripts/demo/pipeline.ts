@@ -1,8 +1,8 @@
 /**
  * Demo: the whole diamond on generated data. Records enter through the gateway and through Kafka;
- * the validation job fills the master dataset and dead-letters bad input; four use-case jobs (one
- * A/B pair) find problems; the delivery job applies the A/B post-filter and publishes feedback; the
- * views job keeps the realtime aggregates. Everything runs as the operator would run it, in its own
+ * the validation job passes valid records on and dead-letters bad input; the master dataset job
+ * stores every valid record; four use-case jobs (one A/B pair) find problems; the delivery job
+ * applies the A/B post-filter and publishes feedback; the views job keeps the realtime aggregates. Everything runs as the operator would run it, in its own
  * topics and namespace so that a demo never mixes with other data.
  */
 import { setTimeout as delay } from 'node:timers/promises';
@@ -148,11 +148,16 @@ export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
     say('    every job has caught up (out = messages produced to Kafka):');
     for (const j of final) {
       const m = j.metrics;
-      // The views job writes Cassandra rows, not messages: its 0 would read like a fault.
-      const views = j.job === 'views';
-      const out = views ? '—'.padStart(6) : String(m.out ?? 0).padStart(6);
+      // The views and master dataset jobs write Cassandra rows, not messages: a 0 would read like a fault.
+      const rows =
+        j.job === 'views'
+          ? 'realtime_aggregates rows'
+          : j.job === 'master'
+            ? 'the master dataset'
+            : undefined;
+      const out = rows !== undefined ? '—'.padStart(6) : String(m.out ?? 0).padStart(6);
       say(
-        `      ${j.job.padEnd(26)} in ${String(m.in ?? 0).padStart(6)}  out ${out}  dead letters ${String(m.deadLetters ?? 0).padStart(4)}  rss ${Math.round((m.rssBytes ?? 0) / 1048576)} MB${views ? '  (writes realtime_aggregates rows)' : ''}`,
+        `      ${j.job.padEnd(26)} in ${String(m.in ?? 0).padStart(6)}  out ${out}  dead letters ${String(m.deadLetters ?? 0).padStart(4)}  rss ${Math.round((m.rssBytes ?? 0) / 1048576)} MB${rows !== undefined ? `  (writes ${rows})` : ''}`,
       );
     }
 

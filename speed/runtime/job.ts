@@ -1,36 +1,44 @@
 /**
  * The job runtime: one consumer group per job, records handled one at a time as they arrive, and
- * exactly-once effects. Per input batch (one partition): handle each record (state writes and
- * outputs staged per record; a throwing record goes to the job's dead-letter topic with its error and
- * the job goes on), run the logic's idempotent side effects, then commit in ONE Kafka transaction the
- * outputs, the dead letters, the state changelog and the input offsets. A crash anywhere loses
- * nothing and duplicates nothing: the state is restored from the changelog at the committed offsets
- * and the batch is replayed. A job whose records keep failing is paused and reported.
+ * exactly-once effects without Kafka transactions. Per input batch (one partition): drop what the
+ * state already holds (a replay) and what upstream sent twice (its own replay, recognised by the
+ * input's `tributary.offset` header); handle each record (state writes and outputs staged per record;
+ * a throwing record goes to the job's dead-letter topic with its error and the job goes on); run the
+ * logic's idempotent side effects; send the outputs of the whole fetch in one request. Every
+ * `commitIntervalMs` the state store checkpoints what changed and commits the input offsets anchored
+ * at that checkpoint (store.ts). A crash anywhere loses nothing and counts nothing twice: the state
+ * comes back exactly as of the committed offsets, the records after them are handled again, and their
+ * outputs — the same, deterministically — are dropped downstream as duplicates (records by upstream
+ * offset, findings by their id). A job whose records keep failing is paused and reported.
  */
-import { describeError } from '../../core/errors.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describeError, TributaryError } from '../../core/errors.js';
 import {
+  FetchCycles,
   InFlight,
+  OutputProducer,
   slotAssigner,
-  TransactionCycles,
   type Consumer,
+  type Contribution,
   type EachBatchPayload,
   type IHeaders,
   type Kafka,
   type Message,
+  type TopicOutputs,
 } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
 import { retry } from '../../core/retry.js';
-import { readChangelog, prepareJobTopics, positionNewGroup, type StartFrom } from './topics.js';
+import { JobMetrics } from '../../core/job-metrics.js';
+import { upstreamOffset } from '../../ingest/index.js';
+import { prepareJobTopics, positionNewGroup, type StartFrom } from './topics.js';
 import { FailureWindow } from './failures.js';
 import { Rejection, type InputMessage, type JobLogic, type OutputMessage } from './logic.js';
-import { JobMetrics } from '../../core/job-metrics.js';
-import { MarkerCommits } from './markers.js';
-import { KeyedState } from './state.js';
+import { StateStore, type Committed, type PartitionStore } from './store.js';
 
 export interface JobOptions<T> {
   /** Unique job name, e.g. `usecase.velocity` or `usecase.amount-anomaly.B`. */
   readonly name: string;
-  /** Prefix of the group, transactional ids, changelog and dead-letter topic (TRIBUTARY_NAMESPACE). */
+  /** Prefix of the group, state and dead-letter topics (TRIBUTARY_NAMESPACE). */
   readonly namespace: string;
   readonly kafka: Kafka;
   readonly logger: Logger;
@@ -42,50 +50,71 @@ export interface JobOptions<T> {
   readonly metrics?: JobMetrics;
   /** Called once when the job pauses itself because its records keep failing. */
   readonly onPause?: (reason: string) => void;
+  /** Called when the job cannot go on (its state cannot be restored): the worker should exit. */
+  readonly onFatal?: (error: unknown) => void;
   readonly maxBytesPerPartition?: number;
-  /** Transaction slots (core/kafka/slots.ts); 1 = one active instance of the job at a time. */
+  /** Ownership slots (core/kafka/slots.ts); 1 = one active instance of the job at a time. */
   readonly slots?: number;
-  /** Minimum time between two transactions of a slot. */
+  /** How often the state is checkpointed and the input offsets committed. */
   readonly commitIntervalMs?: number;
   /** The broker answers a fetch once it has `fetchMinBytes`, or after `fetchWaitMs`. */
   readonly fetchWaitMs?: number;
   readonly fetchMinBytes?: number;
+  /** The input carries upstream offsets (`records.valid`): drop what upstream sent twice. */
+  readonly dedupeUpstream?: boolean;
 }
+
+interface Handled {
+  readonly outputs: TopicOutputs[];
+  readonly lastOffset: bigint;
+  readonly lastSource: bigint;
+  readonly store: PartitionStore;
+  readonly generation: number;
+}
+
+const MAX_BACKOFF_MS = 10_000;
 
 export class Job<T> {
   readonly groupId: string;
-  readonly changelogTopic: string;
+  readonly stateTopic: string;
   readonly deadLetterTopic: string;
   readonly metrics: JobMetrics;
   private readonly consumer: Consumer;
-  private readonly cycles: TransactionCycles;
-  private readonly states = new Map<number, KeyedState>();
+  private readonly producer: OutputProducer;
+  private readonly store: StateStore;
+  private readonly cycles: FetchCycles<Handled>;
   private readonly inflight = new InFlight();
   private readonly failures = new FailureWindow();
-  private readonly markers: MarkerCommits;
   private readonly logger: Logger;
+  private readonly commitIntervalMs: number;
+  /** Bumped by every rebalance and failure: work begun before must not move offsets or state. */
+  private generation = 0;
+  private assignment: number[] | undefined;
+  private needsRestore = true;
+  /** After a failure the consumer must go back to the anchors (after a rebalance it already does). */
+  private seekAfterRestore = false;
   private restoring: Promise<void> | undefined;
-  private joins = 0;
+  private lastCheckpoint = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private backoffMs = 0;
   private paused: string | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: JobOptions<T>) {
     this.groupId = `${options.namespace}.job.${options.name}`;
-    this.changelogTopic = `${options.namespace}.changelog.${options.name}`;
+    this.stateTopic = `${options.namespace}.state.${options.name}`;
     this.deadLetterTopic = `${options.namespace}.dlq.${options.name}`;
     this.metrics = options.metrics ?? new JobMetrics(options.name);
     this.logger = options.logger.child({ job: options.name });
-    const slots = options.slots ?? 1;
-    this.cycles = new TransactionCycles({
+    this.commitIntervalMs = options.commitIntervalMs ?? 250;
+    this.producer = new OutputProducer(options.kafka);
+    this.store = new StateStore({
       kafka: options.kafka,
-      groupId: this.groupId,
-      transactionalIdPrefix: this.groupId,
-      slots,
-      commitIntervalMs: options.commitIntervalMs ?? 0,
+      topic: this.stateTopic,
+      producer: this.producer,
+      logger: this.logger,
     });
-    this.markers = new MarkerCommits((partition, offset) =>
-      this.consumer.commitOffsets([{ topic: options.inputTopic, partition, offset: offset.toString() }]),
-    );
+    this.cycles = new FetchCycles((contributions) => this.flush(contributions));
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
@@ -95,7 +124,7 @@ export class Job<T> {
       heartbeatInterval: 3_000,
       maxWaitTimeInMs: options.fetchWaitMs ?? 100,
       minBytes: options.fetchMinBytes ?? 1,
-      partitionAssigners: [slotAssigner(slots)],
+      partitionAssigners: [slotAssigner(options.slots ?? 1)],
     });
   }
 
@@ -106,26 +135,19 @@ export class Job<T> {
   async start(): Promise<void> {
     const { kafka, inputTopic, partitions } = this.options;
     await prepareJobTopics(kafka, {
-      changelog: this.changelogTopic,
+      state: this.stateTopic,
       deadLetter: this.deadLetterTopic,
       partitions,
     });
     await positionNewGroup(kafka, this.groupId, inputTopic, this.options.startFrom ?? 'earliest');
-    await this.restore();
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-      // After a rebalance this instance may own partitions another instance advanced: reload state.
-      this.joins += 1;
-      if (this.joins > 1) this.restoring = undefined;
+    await this.producer.connect();
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      // This instance may now own partitions another instance advanced: reload from the anchors.
+      this.assignment = event.payload.memberAssignment[inputTopic] ?? [];
+      this.generation += 1;
+      this.needsRestore = true;
     });
     this.metrics.followLag(this.consumer);
-    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (event) => {
-      // A batch of only transaction markers never reaches eachBatch. The next batch's commit moves
-      // past it; when none comes soon (the end of a burst), its offset is committed on its own, so
-      // the lag reads 0. Lazily: one marker follows every upstream transaction.
-      if (event.payload.batchSize === 0 && this.paused === undefined) {
-        this.markers.schedule(event.payload.partition, BigInt(event.payload.lastOffset) + 1n);
-      }
-    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: inputTopic, fromBeginning: true });
     await this.consumer.run({
@@ -134,153 +156,229 @@ export class Job<T> {
       partitionsConsumedConcurrently: partitions,
       eachBatch: (payload) => this.inflight.track(this.processBatch(payload)),
     });
+    this.timer = setInterval(() => {
+      if (performance.now() - this.lastCheckpoint < this.commitIntervalMs) return;
+      this.cycles
+        .exclusive(() => this.checkpoint())
+        .catch((error: unknown) => {
+          void this.failed(error, 'checkpoint failed');
+        });
+    }, this.commitIntervalMs);
+    this.timer.unref();
     this.logger.info({ groupId: this.groupId, input: inputTopic }, 'job started');
   }
 
-  private restore(): Promise<void> {
-    this.restoring ??= (async () => {
-      const states = await readChangelog(this.options.kafka, this.changelogTopic);
-      this.states.clear();
-      for (const [partition, state] of states) this.states.set(partition, state);
+  /** Restores the assigned partitions' state from their anchors and moves the consumer there. */
+  private ensureRestored(): Promise<void> {
+    if (!this.needsRestore) return this.restoring ?? Promise.resolve();
+    this.needsRestore = false;
+    const seek = this.seekAfterRestore;
+    this.seekAfterRestore = false;
+    this.restoring = (async () => {
+      const { kafka, inputTopic } = this.options;
+      const admin = kafka.admin();
+      await admin.connect();
+      let committed: Map<number, Committed>;
+      try {
+        const [topic] = await admin.fetchOffsets({ groupId: this.groupId, topics: [inputTopic] });
+        committed = new Map(
+          (topic?.partitions ?? []).map((p) => [
+            p.partition,
+            { offset: BigInt(p.offset), metadata: p.metadata ?? null },
+          ]),
+        );
+      } finally {
+        await admin.disconnect();
+      }
+      const mine = new Set(this.assignment ?? [...committed.keys()]);
+      for (const partition of [...committed.keys()]) if (!mine.has(partition)) committed.delete(partition);
+      await this.store.restore(committed);
+      for (const store of seek ? this.store.all() : []) {
+        if (store.through >= 0n)
+          this.consumer.seek({
+            topic: inputTopic,
+            partition: store.partition,
+            offset: String(store.through + 1n),
+          });
+      }
       this.logger.info(
-        { partitions: states.size, entries: [...states.values()].reduce((n, s) => n + s.size, 0) },
+        {
+          partitions: this.store.all().map((s) => `${s.partition}@${s.through + 1n}`),
+          entries: this.store.all().reduce((n, s) => n + s.state.size, 0),
+        },
         'state restored',
       );
     })();
+    this.restoring.catch(() => {
+      this.needsRestore = true;
+      this.seekAfterRestore ||= seek;
+    });
     return this.restoring;
-  }
-
-  private stateFor(partition: number): KeyedState {
-    let state = this.states.get(partition);
-    if (state === undefined) {
-      state = new KeyedState();
-      this.states.set(partition, state);
-    }
-    return state;
   }
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const last = batch.messages[batch.messages.length - 1];
-    if (last === undefined || this.paused !== undefined || !payload.isRunning() || payload.isStale()) return;
-    this.markers.begin(batch.partition);
-    this.cycles.enter(batch.partition);
-    let committed: bigint | undefined;
+    if (batch.messages.length === 0 || this.paused !== undefined) return;
+    if (!payload.isRunning() || payload.isStale()) return;
+    const generation = this.generation;
     try {
-      committed = await this.handleBatch(payload);
+      await this.ensureRestored();
     } catch (error) {
-      // The state in memory may hold this batch's records, which will be fetched again: reload
-      // every partition's state from the changelog (it matches the committed offsets) first.
-      this.restoring = undefined;
-      throw error;
-    } finally {
-      this.markers.end(batch.partition, committed);
+      if (error instanceof TributaryError && error.code === 'STATE_CORRUPT') {
+        this.options.onFatal?.(error);
+        return;
+      }
+      await this.failed(error, 'state restore failed');
+      return;
     }
-  }
-
-  /** Handles, commits and resolves one batch; returns the offset committed. */
-  private async handleBatch(payload: EachBatchPayload): Promise<bigint> {
-    const { batch } = payload;
-    const progress = { contributed: false };
+    if (generation !== this.generation || !payload.isRunning() || payload.isStale()) return;
+    this.cycles.enter(batch.partition);
+    let contributed = false;
     try {
-      return await this.handleAndCommit(payload, () => {
-        progress.contributed = true;
-      });
-    } finally {
-      if (!progress.contributed) this.cycles.leave(batch.partition);
-    }
-  }
-
-  private async handleAndCommit(payload: EachBatchPayload, contributing: () => void): Promise<bigint> {
-    const { batch } = payload;
-    await this.restore();
-    const { logic } = this.options;
-    const state = this.stateFor(batch.partition);
-    const outputs: OutputMessage[] = [];
-    const dead: Message[] = [];
-    const decoded: { input: InputMessage; item: T }[] = [];
-
-    const inputs: InputMessage[] = batch.messages.map((message) => ({
-      partition: batch.partition,
-      message,
-      timestampMs: Number(message.timestamp),
-    }));
-    if (logic.prepare !== undefined) {
-      const prepare = logic.prepare.bind(logic);
-      await retry(() => prepare(inputs), { attempts: 5, retriable: () => true });
-    }
-    for (const input of inputs) {
-      try {
-        decoded.push({ input, item: logic.decode(input) });
-      } catch (error) {
-        dead.push(this.deadLetter(input, error));
-      }
-    }
-    logic.beginBatch?.(batch.partition);
-    for (const { input, item } of decoded) {
-      const staged: OutputMessage[] = [];
-      state.advanceClock(input.timestampMs);
-      try {
-        logic.handle(item, input, state, { emit: (out) => staged.push(out) });
-        state.commitRecord();
-        outputs.push(...staged);
-        this.failures.record(true);
-      } catch (error) {
-        state.rollbackRecord();
-        dead.push(this.deadLetter(input, error));
-        // Bad data is not the use case failing; its code throwing is.
-        this.failures.record(error instanceof Rejection);
-      }
-    }
-    state.sweep();
-    const changes = state.takeChanges();
-    if (logic.afterBatch !== undefined) {
-      const after = logic.afterBatch.bind(logic);
-      await retry(
-        () =>
-          after(
-            batch.partition,
-            state,
-            changes.map((c) => c.key),
-          ),
-        { attempts: 6, retriable: () => true },
+      const handled = await this.handleBatch(payload, generation);
+      contributed = true;
+      await this.cycles.contribute({ partition: batch.partition, detail: handled });
+      if (generation !== this.generation) return;
+      payload.resolveOffset(batch.lastOffset());
+      await payload.heartbeat();
+      this.backoffMs = 0;
+      this.afterBatch(payload);
+    } catch (error) {
+      if (!contributed) this.cycles.leave(batch.partition);
+      await this.failed(
+        error,
+        `batch at ${batch.topic}/${batch.partition}@${batch.firstOffset() ?? '?'} failed`,
       );
     }
-    await payload.heartbeat();
-    // batch.lastOffset() counts transaction markers fetched after the last message: commit past them,
-    // or a consumer of a transactional topic would always look one offset behind.
-    const through = batch.lastOffset();
-    contributing();
-    await this.cycles
-      .commit({
-        topic: batch.topic,
-        partition: batch.partition,
-        nextOffset: BigInt(through) + 1n,
-        outputs: this.outputsOf(batch.partition, outputs, dead, changes),
-      })
-      .catch((error: unknown) => {
-        throw new Error(
-          `${this.options.name}: batch at ${batch.topic}/${batch.partition}@${through} not committed: ${describeError(error)}`,
-          { cause: error },
-        );
-      });
-    payload.resolveOffset(through);
-    await payload.heartbeat();
+  }
 
+  /**
+   * After a failure the state in memory may hold records whose outputs were not sent: reload it from
+   * the anchors (the consumer goes back there) and try again, backing off.
+   */
+  private async failed(error: unknown, what: string): Promise<void> {
+    this.generation += 1;
+    this.needsRestore = true;
+    this.seekAfterRestore = true;
+    this.backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(200, this.backoffMs * 2));
+    this.logger.warn({ err: error, retryInMs: this.backoffMs }, `${what}; restoring the state and retrying`);
+    await delay(this.backoffMs);
+  }
+
+  private async handleBatch(payload: EachBatchPayload, generation: number): Promise<Handled> {
+    const { batch } = payload;
+    const { logic } = this.options;
+    const store = this.store.get(batch.partition);
+    const state = store.state;
+    let lastSource = store.source;
+    const inputs: InputMessage[] = [];
+    for (const message of batch.messages) {
+      if (BigInt(message.offset) <= store.through) continue; // already in the state: a replay
+      if (this.options.dedupeUpstream === true) {
+        const source = upstreamOffset(message.headers);
+        if (source !== undefined) {
+          if (source <= lastSource) {
+            this.metrics.duplicatesDropped.inc();
+            continue; // upstream sent it again after a replay of its own
+          }
+          lastSource = source;
+        }
+      }
+      inputs.push({ partition: batch.partition, message, timestampMs: Number(message.timestamp) });
+    }
+    const outputs: OutputMessage[] = [];
+    const dead: Message[] = [];
+    if (inputs.length > 0) {
+      if (logic.prepare !== undefined) {
+        const prepare = logic.prepare.bind(logic);
+        await retry(() => prepare(inputs), { attempts: 5, retriable: () => true });
+      }
+      const decoded: { input: InputMessage; item: T }[] = [];
+      for (const input of inputs) {
+        try {
+          decoded.push({ input, item: logic.decode(input) });
+        } catch (error) {
+          dead.push(this.deadLetter(input, error));
+        }
+      }
+      logic.beginBatch?.(batch.partition);
+      let staged: OutputMessage[] = [];
+      const emit = {
+        emit: (out: OutputMessage): void => {
+          staged.push(out);
+        },
+      };
+      for (const { input, item } of decoded) {
+        staged = [];
+        state.advanceClock(input.timestampMs);
+        try {
+          logic.handle(item, input, state, emit);
+          state.commitRecord();
+          for (const out of staged) outputs.push(out);
+          this.failures.record(true);
+        } catch (error) {
+          state.rollbackRecord();
+          dead.push(this.deadLetter(input, error));
+          // Bad data is not the use case failing; its code throwing is.
+          this.failures.record(error instanceof Rejection);
+        }
+      }
+      const touched = state.takeTouched();
+      if (logic.afterBatch !== undefined) {
+        const after = logic.afterBatch.bind(logic);
+        await retry(() => after(batch.partition, state, touched), { attempts: 6, retriable: () => true });
+      }
+      await payload.heartbeat();
+    }
+    this.metrics.recordsOut.inc(outputs.length);
+    return {
+      outputs: this.outputsOf(outputs, dead),
+      lastOffset: BigInt(batch.lastOffset()),
+      lastSource,
+      store,
+      generation,
+    };
+  }
+
+  /** Sends the outputs of every batch of a fetch, then moves their partitions forward. */
+  private async flush(contributions: readonly Contribution<Handled>[]): Promise<void> {
+    const outputs = contributions.flatMap((c) => c.detail.outputs);
+    if (outputs.length > 0) await this.producer.send(outputs);
+    for (const { detail } of contributions) {
+      if (detail.generation !== this.generation || this.store.get(detail.store.partition) !== detail.store)
+        continue;
+      detail.store.through = detail.lastOffset;
+      if (detail.lastSource > detail.store.source) detail.store.source = detail.lastSource;
+    }
+    if (performance.now() - this.lastCheckpoint >= this.commitIntervalMs) await this.checkpoint();
+  }
+
+  /** Checkpoints the state of every idle partition and commits its offset (inside `exclusive`). */
+  private async checkpoint(): Promise<void> {
+    this.lastCheckpoint = performance.now();
+    const generation = this.generation;
+    if (this.needsRestore) return;
+    await this.store.checkpoint(
+      (partition) => !this.cycles.busy(partition) && generation === this.generation,
+      (requests) =>
+        this.consumer.commitOffsets(requests.map((r) => ({ topic: this.options.inputTopic, ...r }))),
+    );
+  }
+
+  private afterBatch(payload: EachBatchPayload): void {
+    const { batch } = payload;
     const now = Date.now();
     for (const message of batch.messages)
       this.metrics.latency.observe((now - Number(message.timestamp)) / 1000);
     this.metrics.recordsIn.inc(batch.messages.length);
-    this.metrics.recordsOut.inc(outputs.length);
     this.metrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
-    this.metrics.stateEntries.set([...this.states.values()].reduce((n, s) => n + s.size, 0));
+    this.metrics.stateEntries.set(this.store.all().reduce((n, s) => n + s.state.size, 0));
     const pause = this.failures.verdict();
-    if (pause !== undefined && this.pausedReason === undefined) {
+    if (pause !== undefined && this.paused === undefined) {
       this.paused = pause;
       this.logger.error({ reason: pause }, 'pausing the job: its records keep failing');
       this.options.onPause?.(pause);
     }
-    return BigInt(through) + 1n;
   }
 
   private deadLetter(input: InputMessage, error: unknown): Message {
@@ -301,41 +399,47 @@ export class Job<T> {
     return { key: input.message.key, value: input.message.value, headers };
   }
 
-  /** What a batch produces in its transaction: outputs, dead letters, and its state changelog. */
-  private outputsOf(
-    partition: number,
-    outputs: readonly OutputMessage[],
-    dead: readonly Message[],
-    changes: readonly { key: string; value: string | null }[],
-  ): { topic: string; messages: Message[] }[] {
+  /** What a batch sends: its outputs by topic, and its dead letters. */
+  private outputsOf(outputs: readonly OutputMessage[], dead: readonly Message[]): TopicOutputs[] {
     const byTopic = new Map<string, Message[]>();
     for (const out of outputs) {
-      const list = byTopic.get(out.topic) ?? [];
+      let list = byTopic.get(out.topic);
+      if (list === undefined) {
+        list = [];
+        byTopic.set(out.topic, list);
+      }
       list.push({
         key: out.key,
         value: out.value,
         ...(out.headers === undefined ? {} : { headers: out.headers }),
         ...(out.timestamp === undefined ? {} : { timestamp: out.timestamp }),
       });
-      byTopic.set(out.topic, list);
     }
     if (dead.length > 0) byTopic.set(this.deadLetterTopic, [...dead]);
-    // The changelog partition is the input partition: whoever owns the input owns the state.
-    if (changes.length > 0)
-      byTopic.set(
-        this.changelogTopic,
-        changes.map((c) => ({ key: c.key, value: c.value, partition })),
-      );
     return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
   }
 
-  /** Stops fetching, lets in-flight batches finish and commit, disconnects. Idempotent. */
+  /**
+   * Stops fetching, lets in-flight batches finish, checkpoints and commits, disconnects. Idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.markers.close();
-      await this.consumer.disconnect();
+      if (this.timer !== undefined) clearInterval(this.timer);
+      // The timer exists once the consumer runs; before that nothing is being fetched.
+      if (this.timer !== undefined) this.consumer.pause([{ topic: this.options.inputTopic }]);
       await this.inflight.drain();
-      await this.cycles.close();
+      await this.cycles
+        .exclusive(() => this.checkpoint())
+        .catch((error: unknown) => {
+          this.logger.warn(
+            { err: error },
+            'final checkpoint failed: the next start replays from the last one',
+          );
+        });
+      await this.consumer.disconnect();
+      this.cycles.close();
+      await this.producer.close();
+      await this.store.close();
       this.logger.info('job stopped');
     })();
     return this.closing;

@@ -9,13 +9,12 @@
  */
 import {
   addRecord,
-  aggregateFromJson,
-  aggregateToJson,
+  aggregateOf,
+  AggregateValue,
   EMPTY_AGGREGATE,
   mergeAggregates,
   moments,
   type Aggregate,
-  type AggregateJson,
   type Moments,
 } from '../../core/aggregates.js';
 import type { TributaryRecord } from '../../core/record.js';
@@ -70,9 +69,7 @@ function dayExpiry(day: number): number {
 
 function dayAggregate(state: KeyedState, prefix: string, day: number): Aggregate | undefined {
   const value = state.get(`${prefix}|${day}`);
-  return value === undefined || value === null
-    ? undefined
-    : aggregateFromJson(value as unknown as AggregateJson);
+  return value === undefined || value === null ? undefined : aggregateOf(value);
 }
 
 function sumDays(state: KeyedState, prefix: string, lastDay: number): Aggregate {
@@ -137,15 +134,6 @@ export function addToProfile(state: KeyedState, record: TributaryRecord): void {
   for (const prefix of [`pall|${record.customer_id}`, `pcat|${record.customer_id}|${record.category}`]) {
     invalidate(state, prefix, day);
     const key = `${prefix}|${day}`;
-    const current = state.get(key);
-    const aggregate =
-      current === undefined || current === null
-        ? EMPTY_AGGREGATE
-        : aggregateFromJson(current as unknown as AggregateJson);
-    state.set(
-      key,
-      aggregateToJson(addRecord(aggregate, record)) as unknown as Record<string, string | number | null>,
-      expires,
-    );
+    state.set(key, new AggregateValue(addRecord(aggregateOf(state.get(key)), record)), expires);
   }
 }

@@ -4,6 +4,8 @@
  */
 import type { PgPool } from '../../core/postgres/index.js';
 
+const NO_SETTINGS: Readonly<Record<string, unknown>> = Object.freeze({});
+
 export class SettingsCache {
   private readonly entries = new Map<
     string,
@@ -37,6 +39,6 @@ export class SettingsCache {
   }
 
   get(customerId: string): Readonly<Record<string, unknown>> {
-    return this.entries.get(customerId)?.settings ?? {};
+    return this.entries.get(customerId)?.settings ?? NO_SETTINGS;
   }
 }

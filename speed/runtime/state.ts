@@ -1,7 +1,6 @@
 /**
- * A job's keyed state for one input partition, made durable by a changelog topic written in the same
- * Kafka transaction as the job's outputs and offsets. After a crash the state is restored from the
- * changelog, so it matches the committed offsets exactly and a replay recomputes the same outputs.
+ * A job's keyed state for one input partition, made durable by the state store (store.ts), which
+ * writes what changed since its last checkpoint and commits the input offset that goes with it.
  *
  * Writes made while processing one record are staged and applied only if that record succeeds, so a
  * use case that throws halfway leaves no partial state behind. Entries may expire: an entry is gone
@@ -11,18 +10,32 @@
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * A value kept live in memory and turned into JSON only when a checkpoint writes it (JSON.stringify
+ * calls `toJSON`); after a restore it comes back as that JSON. Saves encoding on every write.
+ */
+export interface Serializable {
+  toJSON(): unknown;
+}
+
+export type StateValue = JsonValue | Serializable;
+
 interface Entry {
-  readonly value: JsonValue;
+  readonly value: StateValue;
   /** Clock value (epoch ms) at which the entry expires; null = never. */
   readonly expires: number | null;
 }
 
-const CLOCK_KEY = '\u0000clock';
+/** One change: the key, its value (null = deleted) and its expiry. */
+export type Change = readonly [key: string, value: StateValue | null, expires: number | null];
 
 export class KeyedState {
   private readonly entries = new Map<string, Entry>();
   private readonly staged = new Map<string, Entry | null>();
+  /** Changed since the last checkpoint (takeChanges). */
   private readonly dirty = new Set<string>();
+  /** Changed since the last takeTouched (one batch). */
+  private readonly touched = new Set<string>();
   private clockMs = 0;
 
   /** The state's clock: the largest record timestamp seen. */
@@ -35,20 +48,17 @@ export class KeyedState {
   }
 
   advanceClock(timestampMs: number): void {
-    if (timestampMs > this.clockMs) {
-      this.clockMs = timestampMs;
-      this.dirty.add(CLOCK_KEY);
-    }
+    if (timestampMs > this.clockMs) this.clockMs = timestampMs;
   }
 
-  get(key: string): JsonValue | undefined {
+  get(key: string): StateValue | undefined {
     const entry = this.staged.has(key) ? this.staged.get(key) : this.entries.get(key);
     if (entry === undefined || entry === null) return undefined;
     if (entry.expires !== null && entry.expires <= this.clockMs) return undefined;
     return entry.value;
   }
 
-  set(key: string, value: JsonValue, expiresAtMs: number | null = null): void {
+  set(key: string, value: StateValue, expiresAtMs: number | null = null): void {
     this.staged.set(key, { value, expires: expiresAtMs });
   }
 
@@ -58,10 +68,12 @@ export class KeyedState {
 
   /** The record succeeded: its staged writes become state. */
   commitRecord(): void {
+    if (this.staged.size === 0) return;
     for (const [key, entry] of this.staged) {
       if (entry === null) this.entries.delete(key);
       else this.entries.set(key, entry);
       this.dirty.add(key);
+      this.touched.add(key);
     }
     this.staged.clear();
   }
@@ -71,7 +83,7 @@ export class KeyedState {
     this.staged.clear();
   }
 
-  /** Removes expired entries (they read as absent already); they leave tombstones in the changelog. */
+  /** Removes expired entries (they read as absent already). */
   sweep(): void {
     for (const [key, entry] of this.entries) {
       if (entry.expires !== null && entry.expires <= this.clockMs) {
@@ -81,35 +93,43 @@ export class KeyedState {
     }
   }
 
-  /** The changelog records for everything changed since the last call: value JSON, or null to delete. */
-  takeChanges(): { key: string; value: string | null }[] {
-    const changes: { key: string; value: string | null }[] = [];
+  /** Keys changed since the last call (the batch just handled). */
+  takeTouched(): string[] {
+    const keys = [...this.touched];
+    this.touched.clear();
+    return keys;
+  }
+
+  /** Everything changed since the last call, for a checkpoint. */
+  takeChanges(): Change[] {
+    const changes: Change[] = [];
     for (const key of this.dirty) {
-      if (key === CLOCK_KEY) {
-        changes.push({ key, value: JSON.stringify({ v: this.clockMs, e: null }) });
-        continue;
-      }
       const entry = this.entries.get(key);
-      changes.push({
-        key,
-        value: entry === undefined ? null : JSON.stringify({ v: entry.value, e: entry.expires }),
-      });
+      changes.push(entry === undefined ? [key, null, null] : [key, entry.value, entry.expires]);
     }
     this.dirty.clear();
     return changes;
   }
 
-  /** Applies one changelog record during restore (later records win). */
-  restore(key: string, value: string | null): void {
-    if (key === CLOCK_KEY) {
-      if (value !== null) this.clockMs = (JSON.parse(value) as { v: number }).v;
-      return;
-    }
-    if (value === null) {
-      this.entries.delete(key);
-      return;
-    }
-    const parsed = JSON.parse(value) as { v: JsonValue; e: number | null };
-    this.entries.set(key, { value: parsed.v, expires: parsed.e });
+  /** Every entry, for a snapshot (pending changes are part of it). */
+  takeAll(): Change[] {
+    this.dirty.clear();
+    return [...this.entries].map(([key, entry]) => [key, entry.value, entry.expires]);
+  }
+
+  /** True when something changed since the last checkpoint. */
+  get changed(): boolean {
+    return this.dirty.size > 0;
+  }
+
+  /** Applies one change during restore (later changes win). */
+  apply([key, value, expires]: Change): void {
+    if (value === null) this.entries.delete(key);
+    else this.entries.set(key, { value, expires });
+  }
+
+  /** Sets the clock during restore. */
+  restoreClock(clockMs: number): void {
+    this.clockMs = clockMs;
   }
 }

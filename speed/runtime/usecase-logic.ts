@@ -33,8 +33,13 @@ export interface UseCaseLogicOptions {
 export class UseCaseLogic implements JobLogic<TributaryRecord> {
   private readonly deserializer: RecordDeserializer;
   private readonly settings: SettingsCache;
-  /** Decoded in prepare (the duplicate index needs the ids before handling); by partition and offset. */
-  private readonly decoded = new Map<string, Decoded>();
+  /** Decoded in prepare when the duplicate index needs the ids before handling. */
+  private readonly decoded = new Map<InputMessage, Decoded>();
+  /** The deployment's defaults under each customer's settings, merged once per settings load. */
+  private readonly merged = new Map<
+    string,
+    { from: Readonly<Record<string, unknown>>; settings: Readonly<Record<string, unknown>> }
+  >();
 
   constructor(private readonly options: UseCaseLogicOptions) {
     this.deserializer = new RecordDeserializer({ registry: options.registry });
@@ -43,14 +48,18 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
 
   async prepare(inputs: readonly InputMessage[]): Promise<void> {
     await this.deserializer.prepare(inputs.map((i) => i.message.value));
-    await this.settings.load(
-      inputs.flatMap((i) => (i.message.key === null ? [] : [i.message.key.toString()])),
-    );
+    const customers = new Set<string>();
+    for (const input of inputs) if (input.message.key !== null) customers.add(input.message.key.toString());
+    await this.settings.load(customers);
     this.decoded.clear();
+    const partition = inputs[0]?.partition;
+    const firstSeen = this.options.firstSeen;
+    if (this.options.useCase.needsDuplicates !== true || firstSeen === undefined || partition === undefined)
+      return;
     const occurrences = [];
     for (const input of inputs) {
       const decoded = this.deserializer.decode(input.message.value, input.message.key);
-      this.decoded.set(`${input.partition}@${input.message.offset}`, decoded);
+      this.decoded.set(input, decoded);
       if (decoded.ok) {
         occurrences.push({
           customerId: decoded.record.customer_id,
@@ -60,22 +69,24 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
         });
       }
     }
-    const partition = inputs[0]?.partition;
-    if (
-      this.options.useCase.needsDuplicates === true &&
-      this.options.firstSeen !== undefined &&
-      partition !== undefined
-    ) {
-      await this.options.firstSeen.load(partition, occurrences);
-    }
+    await firstSeen.load(partition, occurrences);
   }
 
   decode(input: InputMessage): TributaryRecord {
     const decoded =
-      this.decoded.get(`${input.partition}@${input.message.offset}`) ??
-      this.deserializer.decode(input.message.value, input.message.key);
+      this.decoded.get(input) ?? this.deserializer.decode(input.message.value, input.message.key);
     if (!decoded.ok) throw new Rejection(decoded.code, decoded.reason);
     return decoded.record;
+  }
+
+  private settingsFor(customerId: string): Readonly<Record<string, unknown>> {
+    const own = this.settings.get(customerId);
+    const cached = this.merged.get(customerId);
+    if (cached !== undefined && cached.from === own) return cached.settings;
+    const settings = { ...this.options.defaults, ...own };
+    if (this.merged.size >= 100_000) this.merged.clear();
+    this.merged.set(customerId, { from: own, settings });
+    return settings;
   }
 
   async afterBatch(partition: number): Promise<void> {
@@ -97,7 +108,7 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
       duplicate,
       variant,
       state,
-      settings: { ...this.options.defaults, ...this.settings.get(record.customer_id) },
+      settings: this.settingsFor(record.customer_id),
       profile: profileReader(state, this.options.batchProfiles ?? NO_BATCH_PROFILES, record),
       ingestTimeMs: input.timestampMs,
     });

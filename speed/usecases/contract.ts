@@ -10,12 +10,13 @@
  */
 import type { Moments } from '../../core/aggregates.js';
 import type { TributaryRecord } from '../../core/record.js';
-import type { JsonValue } from '../runtime/state.js';
+import type { StateValue } from '../runtime/state.js';
 
 export interface UseCaseState {
-  get(key: string): JsonValue | undefined;
+  /** A JSON value you set comes back as set (also after a restart: checkpoints store it as JSON). */
+  get(key: string): StateValue | undefined;
   /** `expiresAtMs` is compared with the state's clock: the latest ingest time seen. */
-  set(key: string, value: JsonValue, expiresAtMs?: number | null): void;
+  set(key: string, value: StateValue, expiresAtMs?: number | null): void;
   delete(key: string): void;
 }
 

@@ -5,13 +5,7 @@
  * (restored from its changelog), so a replay after a crash rewrites the same values and no view
  * counts a record twice. Records are keyed by customer, so each row has exactly one writer.
  */
-import {
-  addRecord,
-  aggregateFromJson,
-  aggregateToJson,
-  EMPTY_AGGREGATE,
-  type AggregateJson,
-} from '../../core/aggregates.js';
+import { addRecord, aggregateOf, AggregateValue } from '../../core/aggregates.js';
 import {
   cassandraTypes,
   writeByPartition,
@@ -62,16 +56,7 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
   handle(record: TributaryRecord, input: InputMessage, state: KeyedState): void {
     const hour = ingestHour(input.timestampMs);
     const key = `agg|${record.customer_id}|${hour}|${utcDay(record.event_time)}|${record.category}`;
-    const current = state.get(key);
-    const aggregate =
-      current === undefined || current === null
-        ? EMPTY_AGGREGATE
-        : aggregateFromJson(current as unknown as AggregateJson);
-    state.set(
-      key,
-      aggregateToJson(addRecord(aggregate, record)) as unknown as Record<string, string | number | null>,
-      hour + HOUR + KEEP_MS,
-    );
+    state.set(key, new AggregateValue(addRecord(aggregateOf(state.get(key)), record)), hour + HOUR + KEEP_MS);
   }
 
   async afterBatch(_partition: number, state: KeyedState, changedKeys: readonly string[]): Promise<void> {
@@ -81,7 +66,7 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
       const value = state.get(key);
       if (value === undefined || value === null) continue; // expired from state; the row stays in Cassandra
       const [, customer = '', hour = '0', day = '', category = ''] = key.split('|');
-      const a = aggregateFromJson(value as unknown as AggregateJson);
+      const a = aggregateOf(value);
       statements.push({
         partition: customer,
         query: this.upsert,

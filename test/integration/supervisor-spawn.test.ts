@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
-import { Supervisor, type JobStatus } from '../../speed/index.js';
+import { PLATFORM_JOBS, Supervisor, type JobStatus } from '../../speed/index.js';
 import { startCli } from '../helpers/process.js';
 import { speedWorld } from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -38,14 +38,14 @@ describe('the speed supervisor', () => {
       description: 'a worker to be retried after its failed start',
     });
     const jobs = supervisor.jobs();
-    expect(jobs.map((j) => j.job).sort()).toEqual(['delivery', 'validation', 'views']);
+    expect(jobs.map((j) => j.job).sort()).toEqual([...PLATFORM_JOBS].sort());
     for (const job of jobs) {
       expect(job.state).toBe('backoff');
       expect(job.pid).toBeUndefined();
     }
     // Still answering.
     const served = (await (await fetch(`http://127.0.0.1:${port}/jobs`)).json()) as unknown[];
-    expect(served).toHaveLength(3);
+    expect(served).toHaveLength(PLATFORM_JOBS.length);
   });
 
   it(
@@ -60,9 +60,9 @@ describe('the speed supervisor', () => {
         async () => {
           const jobs = (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
           pids = jobs.flatMap((j) => (j.state === 'running' && j.pid !== undefined ? [j.pid] : []));
-          return pids.length === 3;
+          return pids.length === PLATFORM_JOBS.length;
         },
-        { timeoutMs: 60_000, description: 'three workers running' },
+        { timeoutMs: 60_000, description: 'every platform worker running' },
       );
       await speed.kill();
       await waitFor(() => pids.every((pid) => !alive(pid)), {
@@ -70,7 +70,7 @@ describe('the speed supervisor', () => {
         description: 'every worker of the killed supervisor to exit',
       });
       const output = speed.output(); // the workers wrote to the supervisor’s stdout/stderr
-      expect(output.match(/the supervisor is gone: stopping/g)).toHaveLength(3);
+      expect(output.match(/the supervisor is gone: stopping/g)).toHaveLength(PLATFORM_JOBS.length);
       expect(output).not.toMatch(/ERR_IPC_CHANNEL_CLOSED|Unhandled/);
     },
   );

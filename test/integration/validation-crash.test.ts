@@ -1,12 +1,14 @@
 /**
- * kill -9 of the validation job in the middle of a stream of 100k records, then a restart: the master
- * dataset holds every accepted record exactly once, records.valid holds every accepted message exactly
- * once (transactions), the DLQ every bad one, and in = accepted + dead-lettered.
+ * kill -9 of the validation job and of the master dataset job in the middle of a stream of 100k
+ * records, then restarts: the master dataset holds every accepted record exactly once; records.valid
+ * holds every accepted input offset — a replay sends some again, identical, with the same upstream
+ * offset, and the first occurrences are exactly the accepted input in order; the DLQ holds every bad
+ * input offset; and in = accepted + dead-lettered, counted by input offset.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cassandraTypes } from '../../core/cassandra/index.js';
 import { daysBetween, RECORD_BUCKETS, utcDay } from '../../ingest/index.js';
-import { HEADER, headerText } from '../../ingest/validation/index.js';
+import { HEADER, headerText, upstreamOffset } from '../../ingest/validation/index.js';
 import { customerIds } from '../../scripts/generate/index.js';
 import { runCli } from '../helpers/cli.js';
 import { cassandraClient, kafkaClient } from '../helpers/context.js';
@@ -78,38 +80,71 @@ describe('validation job crash', () => {
     expect(summary.duplicates).toBeGreaterThan(500);
 
     const topic = world.config.topics.records;
-    const args = ['speed', '--job', 'validation'];
-    const first = startCli(args, world.env);
+    const valid = world.config.topics.valid;
+    const masterGroup = `${world.config.namespace}.job.master`;
+    const validation = ['speed', '--job', 'validation'];
+    const master = ['speed', '--job', 'master'];
+    const first = startCli(validation, world.env);
+    const firstMaster = startCli(master, world.env);
     await waitFor(async () => (await committedSum(kafka, world.groupId, topic)) >= 15_000n, {
       timeoutMs: 120_000,
-      description: 'the job to be part-way through',
+      description: 'validation to be part-way through',
     });
     await first.kill();
-    const atCrash = await committedSum(kafka, world.groupId, topic);
-    expect(atCrash).toBeLessThan(100_000n);
+    await waitFor(async () => (await committedSum(kafka, masterGroup, valid)) >= 5_000n, {
+      timeoutMs: 120_000,
+      description: 'the master dataset job to be part-way through',
+    });
+    await firstMaster.kill();
+    expect(await committedSum(kafka, world.groupId, topic)).toBeLessThan(100_000n);
 
-    const second = startCli(args, world.env);
+    const second = startCli(validation, world.env);
+    const secondMaster = startCli(master, world.env);
     await waitFor(
       async () => (await committedSum(kafka, world.groupId, topic)) === (await endOffsetSum(kafka, topic)),
-      {
-        timeoutMs: 240_000,
-        description: 'the restarted job to commit everything',
-      },
+      { timeoutMs: 240_000, description: 'the restarted validation to commit everything' },
+    );
+    await waitFor(
+      async () => (await committedSum(kafka, masterGroup, valid)) === (await endOffsetSum(kafka, valid)),
+      { timeoutMs: 240_000, description: 'the restarted master dataset job to commit everything' },
     );
     expect(await second.stop()).toBe(0);
+    expect(await secondMaster.stop()).toBe(0);
 
-    const valid = await readTopic(kafka, world.config.topics.valid);
+    const input = await readTopic(kafka, topic);
+    const passed = await readTopic(kafka, valid);
     const dead = await readTopic(kafka, world.config.topics.deadLetter);
-    expect(valid.length + dead.length).toBe(summary.sent);
-    expect(valid.length).toBe(summary.valid);
-    expect(dead.length).toBe(summary.bad);
-    const origins = new Set(
-      valid.map(
-        (m) =>
-          `${headerText(m.message.headers, HEADER.sourcePartition) ?? ''}:${headerText(m.message.headers, HEADER.sourceOffset) ?? ''}`,
+    // Per partition, what a consumer keeps: the messages whose upstream offset is past every earlier one.
+    const kept = new Map<number, bigint[]>();
+    for (const m of passed) {
+      const offset = upstreamOffset(m.message.headers);
+      if (offset === undefined) throw new Error('a records.valid message without its upstream offset');
+      const list = kept.get(m.partition) ?? [];
+      if (offset > (list[list.length - 1] ?? -1n)) list.push(offset);
+      kept.set(m.partition, list);
+    }
+    const inputAt = new Map(input.map((m) => [`${m.partition}:${m.message.offset}`, m.message.value]));
+    for (const m of passed)
+      expect(inputAt.get(`${m.partition}:${String(upstreamOffset(m.message.headers))}`)).toEqual(
+        m.message.value,
+      );
+    const deadOffsets = new Set(
+      dead.map(
+        (d) =>
+          `${headerText(d.message.headers, HEADER.sourcePartition) ?? ''}:${headerText(d.message.headers, HEADER.sourceOffset) ?? ''}`,
       ),
     );
-    expect(origins.size).toBe(valid.length); // each input offset passed on once
+    const keptCount = [...kept.values()].reduce((n, l) => n + l.length, 0);
+    expect(keptCount).toBe(summary.valid);
+    expect(deadOffsets.size).toBe(summary.bad);
+    expect(keptCount + deadOffsets.size).toBe(summary.sent);
+    // Every input offset is either passed on or dead-lettered, in input order per partition.
+    for (const [partition, offsets] of kept) {
+      const expected = input
+        .filter((m) => m.partition === partition && !deadOffsets.has(`${partition}:${m.message.offset}`))
+        .map((m) => BigInt(m.message.offset));
+      expect(offsets).toEqual(expected);
+    }
 
     const distinct = summary.valid - summary.duplicates;
     const dayList = daysBetween(utcDay(new Date(end - days * 86_400_000)), utcDay(new Date(end)));

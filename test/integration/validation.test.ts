@@ -1,7 +1,8 @@
 /**
  * The validation job against real Kafka, Cassandra and the registry: every message is accounted for
- * (accepted + dead-lettered = in), dead letters carry code, reason and origin, accepted records land
- * in the master dataset once, and both record versions are accepted at once.
+ * (accepted + dead-lettered = in), dead letters carry code, reason and origin, accepted records go on
+ * to records.valid on their own partition with their upstream offset, the master dataset job stores
+ * them once, and both record versions are accepted at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cassandraTypes } from '../../core/cassandra/index.js';
@@ -14,7 +15,8 @@ import {
   recordBucket,
   utcDay,
 } from '../../ingest/index.js';
-import { HEADER, headerText, ValidationJob } from '../../ingest/validation/index.js';
+import { MasterJob } from '../../ingest/master/index.js';
+import { HEADER, headerText, upstreamOffset, ValidationJob } from '../../ingest/validation/index.js';
 import { BAD_KINDS, badBytes } from '../../scripts/generate/index.js';
 import { cassandraClient, kafkaClient, logger } from '../helpers/context.js';
 import { ingestWorld, type IngestWorld } from '../helpers/ingest.js';
@@ -51,15 +53,10 @@ function record(customer: string, i: number): TributaryRecord {
   };
 }
 
+/** Runs validation, then the master dataset job, each until it committed its whole input. */
 async function runUntilDrained(world: IngestWorld): Promise<ValidationJob> {
-  const job = new ValidationJob({
-    config: world.config,
-    kafka,
-    cassandra,
-    registry: new RegistryClient({ url: registryUrl }),
-    logger,
-    groupId: world.groupId,
-  });
+  const registry = new RegistryClient({ url: registryUrl });
+  const job = new ValidationJob({ config: world.config, kafka, registry, logger, groupId: world.groupId });
   await job.start();
   const topic = world.config.topics.records;
   const end = await endOffsetSum(kafka, topic);
@@ -68,6 +65,15 @@ async function runUntilDrained(world: IngestWorld): Promise<ValidationJob> {
     description: 'the validation job to commit every input offset',
   });
   await job.close();
+  const master = new MasterJob({ config: world.config, kafka, cassandra, registry, logger });
+  await master.start();
+  const valid = world.config.topics.valid;
+  const validEnd = await endOffsetSum(kafka, valid);
+  await waitFor(async () => (await committedSum(kafka, master.groupId, valid)) === validEnd, {
+    timeoutMs: 90_000,
+    description: 'the master dataset job to commit every records.valid offset',
+  });
+  await master.close();
   return job;
 }
 
@@ -102,6 +108,15 @@ describe('validation job', () => {
     const dead = await readTopic(kafka, world.config.topics.deadLetter);
     expect(valid).toHaveLength(210);
     expect(dead).toHaveLength(8);
+    // Each accepted record keeps its partition and names its offset in records, once each.
+    const sources = valid.map((v) => `${v.partition}:${String(upstreamOffset(v.message.headers))}`);
+    expect(new Set(sources).size).toBe(210);
+    const input = await readTopic(kafka, world.config.topics.records);
+    const inputAt = new Map(input.map((m) => [`${m.partition}:${m.message.offset}`, m.message.value]));
+    for (const v of valid)
+      expect(inputAt.get(`${v.partition}:${String(upstreamOffset(v.message.headers))}`)).toEqual(
+        v.message.value,
+      );
     const codes = dead.map((d) => headerText(d.message.headers, HEADER.errorCode)).sort();
     expect(codes).toEqual(
       [

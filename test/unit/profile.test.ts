@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { addRecord, EMPTY_AGGREGATE, moments } from '../../core/aggregates.js';
 import type { TributaryRecord } from '../../core/record.js';
 import { addToProfile, NO_BATCH_PROFILES, PROFILE_DAYS, profileReader } from '../../speed/runtime/profile.js';
-import { KeyedState } from '../../speed/runtime/state.js';
+import { KeyedState, type Change } from '../../speed/runtime/state.js';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 0, 1);
@@ -27,7 +27,7 @@ describe('profile windows', () => {
       const random = prng(seed);
       let state = new KeyedState();
       let seen: TributaryRecord[] = [];
-      const changelog = new Map<string, string | null>(); // the compacted changelog topic
+      const changelog = new Map<string, Change>(); // the latest change of each key, as checkpoints keep it
       const categories = ['grocery', 'travel'];
       for (let i = 0; i < 3_000; i += 1) {
         // Ingest time moves forward ~1.5 h per record (≈ 125 days in all); 10 % of events are late.
@@ -69,11 +69,13 @@ describe('profile windows', () => {
         state.commitRecord();
         seen.push(record);
         if (i % 50 === 0) state.sweep();
-        for (const { key, value } of state.takeChanges()) changelog.set(key, value);
+        for (const change of state.takeChanges()) changelog.set(change[0], change);
         if (i % 500 === 499) {
-          // A restart: the state comes back from its changelog, the caches start empty.
+          // A restart: the state comes back from its checkpoints, the caches start empty.
+          const clock = state.clock;
           state = new KeyedState();
-          for (const [key, value] of changelog) state.restore(key, value);
+          for (const change of changelog.values()) state.apply(change);
+          state.restoreClock(clock);
         }
       }
     },

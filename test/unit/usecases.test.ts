@@ -178,13 +178,14 @@ describe('keyed state', () => {
     state.set('c', { x: [1, 'y'] }, 150);
     state.commitRecord();
     const restored = new KeyedState();
-    for (const change of state.takeChanges()) restored.restore(change.key, change.value);
+    for (const change of state.takeChanges()) restored.apply(change);
+    restored.restoreClock(state.clock);
     expect(restored.get('a')).toBe(1);
     expect(restored.get('c')).toEqual({ x: [1, 'y'] });
     expect(restored.clock).toBe(100);
     restored.advanceClock(150);
     expect(restored.get('c')).toBeUndefined();
     restored.sweep();
-    expect(restored.takeChanges()).toContainEqual({ key: 'c', value: null });
+    expect(restored.takeChanges()).toContainEqual(['c', null, null]);
   });
 });
