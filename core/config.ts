@@ -93,6 +93,9 @@ const VARIABLES = {
   SPEED_COMMIT_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   SPEED_FETCH_WAIT_MS: positiveInt.max(10_000).default(100),
   SPEED_FETCH_MIN_BYTES: positiveInt.max(10 * 1024 * 1024).default(1),
+  SPEED_FETCH_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(20),
+  SPEED_BULK_FETCH_WAIT_MS: positiveInt.max(60_000).default(1_000),
+  SPEED_BULK_NICE: z.coerce.number().int().min(0).max(19).default(10),
   USECASE_MODULES: z.string().optional(),
 } as const;
 
@@ -152,17 +155,29 @@ export interface Config {
     /** Partitions of the records topics when they are created (more = more parallel consumers). */
     readonly partitions: number;
   };
-  /** Prefix of consumer groups, transactional ids, changelogs and job dead-letter topics. */
+  /** Prefix of consumer groups, state and job dead-letter topics. */
   readonly namespace: string;
   readonly speed: {
     readonly port: number;
-    /** Transaction slots per job: the unit of ownership and commit (core/kafka/slots.ts). */
+    /** Ownership slots per job: the unit a group member owns (core/kafka/slots.ts). */
     readonly slots: number;
-    /** Minimum time between two transactions of a slot. */
+    /** How often jobs checkpoint their state and commit their input offsets. */
     readonly commitIntervalMs: number;
     /** The broker answers a fetch when it has `fetchMinBytes` or after `fetchWaitMs`. */
     readonly fetchWaitMs: number;
     readonly fetchMinBytes: number;
+    /** A job's next fetch starts no sooner than this after its last one (0 = at once). */
+    readonly fetchIntervalMs: number;
+    /**
+     * Fetch wait of the jobs off the way to feedback (master dataset, views): at moderate rates
+     * they write larger batches less often (their minimum fetch is 1 MiB).
+     */
+    readonly bulkFetchWaitMs: number;
+    /**
+     * CPU priority (Unix nice) of those jobs: on a shared machine the speed layer's way to feedback
+     * comes first, and they catch up when it leaves them CPU (0 = same priority).
+     */
+    readonly bulkNice: number;
     /** Compiled ES modules with extra use cases (each default-exports one). */
     readonly useCaseModules: readonly string[];
   };
@@ -241,6 +256,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       commitIntervalMs: v.SPEED_COMMIT_INTERVAL_MS,
       fetchWaitMs: v.SPEED_FETCH_WAIT_MS,
       fetchMinBytes: v.SPEED_FETCH_MIN_BYTES,
+      fetchIntervalMs: v.SPEED_FETCH_INTERVAL_MS,
+      bulkFetchWaitMs: v.SPEED_BULK_FETCH_WAIT_MS,
+      bulkNice: v.SPEED_BULK_NICE,
       useCaseModules: (v.USECASE_MODULES ?? '')
         .split(',')
         .map((p) => p.trim())

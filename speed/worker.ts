@@ -4,10 +4,11 @@
  * memory are its own. Platform jobs: validation, master, views, delivery; use cases:
  * usecase.<name>[.<variant>].
  */
+import os from 'node:os';
 import { createCassandraClient, type CassandraClient } from '../core/cassandra/index.js';
 import type { Config } from '../core/config.js';
 import { TributaryError } from '../core/errors.js';
-import { createKafka, ensureTopicsWith } from '../core/kafka/index.js';
+import { BULK_FETCH_MIN_BYTES, createKafka, ensureTopicsWith } from '../core/kafka/index.js';
 import type { Logger } from '../core/logger.js';
 import { createPgPool, type PgPool } from '../core/postgres/index.js';
 import { ingestTopics, RegistryClient, speedTopics } from '../ingest/index.js';
@@ -19,7 +20,7 @@ import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
 import { findUseCase, loadUseCaseModules, numberSetting } from './usecases/index.js';
-import { FirstSeenIndex } from './runtime/first-seen.js';
+import { DEFAULT_FILTER_BITS, FirstSeenIndex } from './runtime/first-seen.js';
 import { ViewsLogic } from './views/views-logic.js';
 
 export const PLATFORM_JOBS = ['validation', 'master', 'views', 'delivery'] as const;
@@ -42,7 +43,23 @@ function parseUseCaseJob(name: string): { usecase: string; variant: string } | u
   return match?.[1] === undefined ? undefined : { usecase: match[1], variant: match[2] ?? '' };
 }
 
+/** Jobs off the way to feedback: they write Cassandra in bulk, at a lower CPU priority. */
+const BULK_JOBS: readonly string[] = ['master', 'views'];
+
+function lowerPriority(logger: Logger, name: string, nice: number): void {
+  if (!BULK_JOBS.includes(name) || nice === 0) return;
+  try {
+    os.setPriority(Math.max(os.getPriority(), nice));
+  } catch (error) {
+    logger.warn(
+      { err: error, job: name },
+      'could not lower the job’s CPU priority; it runs at the same as the others',
+    );
+  }
+}
+
 export async function startWorker(config: Config, logger: Logger, name: string): Promise<RunningWorker> {
+  lowerPriority(logger, name, config.speed.bulkNice);
   await loadUseCaseModules(config.speed.useCaseModules);
   const kafka = createKafka({ brokers: config.kafka.brokers, logger, clientId: `tributary-${name}` });
   const cassandra: CassandraClient = createCassandraClient({
@@ -101,6 +118,7 @@ export async function startWorker(config: Config, logger: Logger, name: string):
     commitIntervalMs: config.speed.commitIntervalMs,
     fetchWaitMs: config.speed.fetchWaitMs,
     fetchMinBytes: config.speed.fetchMinBytes,
+    fetchIntervalMs: config.speed.fetchIntervalMs,
     onFatal: fail,
   };
   let job: Job<unknown>;
@@ -111,8 +129,8 @@ export async function startWorker(config: Config, logger: Logger, name: string):
       inputTopic: config.topics.valid,
       dedupeUpstream: true,
       // Not on any record's way to its feedback: fewer, larger upserts at moderate rates.
-      fetchWaitMs: Math.max(config.speed.fetchWaitMs, 250),
-      fetchMinBytes: Math.max(config.speed.fetchMinBytes, 64 * 1024),
+      fetchWaitMs: config.speed.bulkFetchWaitMs,
+      fetchMinBytes: BULK_FETCH_MIN_BYTES,
       logic: new ViewsLogic({ registry, cassandra, keyspace: config.cassandra.keyspace }),
     });
   } else if (name === 'delivery') {
@@ -159,6 +177,7 @@ export async function startWorker(config: Config, logger: Logger, name: string):
           cassandra,
           config.cassandra.keyspace,
           numberSetting(deployment?.settings ?? {}, 'duplicate_horizon_days', 7) * 86_400,
+          numberSetting(deployment?.settings ?? {}, 'duplicate_filter_bits', DEFAULT_FILTER_BITS),
         ),
       }),
       onPause: (reason) => {

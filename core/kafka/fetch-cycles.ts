@@ -24,7 +24,14 @@ export class FetchCycles<T> {
   private scheduled = false;
   private readonly inProgress = new Map<number, number>();
 
-  constructor(private readonly flush: (contributions: readonly Contribution<T>[]) => Promise<void>) {}
+  /**
+   * `settled` runs right after a flush's contributors are released: every batch of that fetch is
+   * done and the next fetch has not started, the one moment a busy job is sure to be idle.
+   */
+  constructor(
+    private readonly flush: (contributions: readonly Contribution<T>[]) => Promise<void>,
+    private readonly settled: () => void = () => undefined,
+  ) {}
 
   /** A batch of this partition started; it must later `contribute` or `leave`. */
   enter(partition: number): void {
@@ -87,6 +94,7 @@ export class FetchCycles<T> {
       this.exclusive(() => this.flush(batch.map((p) => p.contribution))).then(
         () => {
           for (const p of batch) p.resolve();
+          this.settled();
         },
         (error: unknown) => {
           for (const p of batch) p.reject(error);

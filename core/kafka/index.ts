@@ -3,6 +3,8 @@ export { deleteTopicsStartingWith, ensureTopics, ensureTopicsWith, type TopicSpe
 export { InFlight } from './in-flight.js';
 export { FetchCycles, type Contribution } from './fetch-cycles.js';
 export { LazyCommits } from './lazy-commits.js';
+export { BULK_FETCH_MIN_BYTES } from './fetching.js';
+export { FetchPacer } from './fetch-pacer.js';
 export { OutputProducer, type TopicOutputs } from './outputs.js';
 export { memberPartitions, slotAssigner, slotOf } from './slots.js';
 export { chunkTopicMessages, messageBytes } from './chunks.js';

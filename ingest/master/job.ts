@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { CassandraClient } from '../../core/cassandra/index.js';
 import type { Config } from '../../core/config.js';
 import {
+  BULK_FETCH_MIN_BYTES,
   InFlight,
   LazyCommits,
   slotAssigner,
@@ -58,8 +59,8 @@ export class MasterJob {
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
       // Not on any record's way to its feedback: fewer, larger writes at moderate rates.
-      maxWaitTimeInMs: Math.max(config.speed.fetchWaitMs, 250),
-      minBytes: Math.max(config.speed.fetchMinBytes, 64 * 1024),
+      maxWaitTimeInMs: config.speed.bulkFetchWaitMs,
+      minBytes: BULK_FETCH_MIN_BYTES,
       partitionAssigners: [slotAssigner(config.speed.slots)],
     });
     this.commits = new LazyCommits(

@@ -16,6 +16,7 @@ import type { Config } from '../../core/config.js';
 import {
   ensureTopicsWith,
   FetchCycles,
+  FetchPacer,
   InFlight,
   LazyCommits,
   OutputProducer,
@@ -62,6 +63,7 @@ interface Passed {
 export class ValidationJob {
   readonly groupId: string;
   private readonly consumer: Consumer;
+  private readonly pacer: FetchPacer;
   private readonly producer: OutputProducer;
   private readonly cycles: FetchCycles<Passed>;
   private readonly commits: LazyCommits;
@@ -96,6 +98,7 @@ export class ValidationJob {
       registry: options.registry,
       ...(options.maxMessageBytes === undefined ? {} : { maxBytes: options.maxMessageBytes }),
     });
+    this.pacer = new FetchPacer(this.consumer, config.speed.fetchIntervalMs);
     this.commits = new LazyCommits(
       this.consumer,
       config.topics.records,
@@ -143,6 +146,7 @@ export class ValidationJob {
       payload.resolveOffset(last.offset);
       await payload.heartbeat();
       this.record(payload, passed);
+      await this.pacer.wait();
     } catch (error) {
       if (!contributed) this.cycles.leave(batch.partition);
       // Nothing was resolved: the batch is fetched again. Anything already sent goes again too, with

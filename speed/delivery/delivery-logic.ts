@@ -57,10 +57,6 @@ export class DeliveryLogic implements JobLogic<Finding> {
     return decoded.finding;
   }
 
-  beginBatch(partition: number): void {
-    this.pending.set(partition, []);
-  }
-
   handle(finding: Finding, input: InputMessage, state: KeyedState, emit: Emitter): void {
     const seenKey = `seen|${finding.findingId}`;
     if (state.get(seenKey) !== undefined) return;
@@ -121,9 +117,16 @@ export class DeliveryLogic implements JobLogic<Finding> {
     });
   }
 
-  async afterBatch(partition: number, state: KeyedState, changedKeys: readonly string[]): Promise<void> {
-    const statements = [...(this.pending.get(partition) ?? [])];
-    for (const key of changedKeys) {
+  restored(): void {
+    this.pending.clear();
+  }
+
+  /** Stores what was delivered since the partition's last checkpoint, and its findings counts. */
+  async checkpoint(partition: number, state: KeyedState, touched: readonly string[]): Promise<void> {
+    // Taken at once: batches handled while these are written go to the next checkpoint.
+    const statements = this.pending.get(partition) ?? [];
+    this.pending.set(partition, []);
+    for (const key of touched) {
       if (!key.startsWith('cnt|')) continue;
       const value = state.get(key);
       if (typeof value !== 'number') continue;

@@ -1,17 +1,20 @@
 /**
  * Exact duplicate detection with bounded memory: where each (customer, record_id) first appeared in
- * the input topic is kept in Cassandra (`record_first_seen_by_bucket`), not in the job's memory. A
+ * the input topic is kept in Cassandra (`record_first_seen_by_partition`), not in the job's memory. A
  * customer's records all travel in one partition, so the input offset orders them totally: a record
  * is a duplicate when the same id was seen at a smaller offset. Writes use USING TIMESTAMP
  * 2^62 − offset so the earliest occurrence wins whatever the write order, which makes replays decide
- * exactly alike. Ids are grouped by (customer, bucket): a batch costs one read and one write per group,
- * not per record.
+ * exactly alike. First occurrences wait in memory for the next checkpoint and are written then,
+ * grouped by (input partition, bucket); a Bloom filter in the job's state spares the read of ids
+ * certainly never seen, so reads are for re-sent ids and false positives only.
  */
 import { runBounded, writeByPartition, type CassandraClient } from '../../core/cassandra/index.js';
 import { fnv1a32 } from '../../core/hash.js';
+import { IdFilter } from './id-filter.js';
+import type { StateExtension } from './store.js';
 
 const TIMESTAMP_BASE = 2n ** 62n;
-export const FIRST_SEEN_BUCKETS = 32;
+export const FIRST_SEEN_BUCKETS = 64;
 /** Record ids per read (`record_id IN …`), well under Cassandra's limits on IN lists. */
 const IDS_PER_READ = 100;
 
@@ -20,7 +23,13 @@ export interface Occurrence {
   readonly recordId: string;
   readonly partition: number;
   readonly offset: bigint;
+  /** Ingest time: the state's clock when the record is handled (deterministic under replay). */
+  readonly timestampMs: number;
 }
+
+/** Bits of each of the filter's three generations (2 MiB each: ~1.7M ids at 1 % false positives). */
+export const DEFAULT_FILTER_BITS = 16 * 1024 * 1024;
+const GENERATIONS = 3;
 
 function idKey(customerId: string, recordId: string): string {
   return `${customerId}\u0000${recordId}`;
@@ -31,9 +40,16 @@ export function firstSeenBucket(recordId: string): number {
 }
 
 export class FirstSeenIndex {
-  /** Per partition: key → smallest offset known (from Cassandra or from this batch). */
+  /** Per partition: key → smallest offset read from Cassandra for the batch in hand. */
   private readonly known = new Map<number, Map<string, bigint>>();
-  private readonly fresh = new Map<number, Occurrence[]>();
+  /** Per partition: first occurrences not written yet (they are, at the next checkpoint). */
+  private readonly pending = new Map<number, Map<string, Occurrence>>();
+  /** Per partition: first occurrences being written by a checkpoint (still looked up here). */
+  private readonly flushing = new Map<number, Map<string, Occurrence>>();
+  /** Per partition: which ids Cassandra may hold, so that the others are not read (job state). */
+  private readonly filters = new Map<number, IdFilter>();
+  /** Reads Cassandra was spared by the filter, and reads made: for metrics and tests. */
+  readonly reads = { skipped: 0, made: 0 };
   private readonly select: string;
   private readonly insert: string;
 
@@ -41,15 +57,52 @@ export class FirstSeenIndex {
     private readonly client: CassandraClient,
     keyspace: string,
     private readonly horizonSeconds: number,
+    private readonly filterBits = DEFAULT_FILTER_BITS,
   ) {
-    this.select = `SELECT record_id, source_offset FROM ${keyspace}.record_first_seen_by_bucket WHERE customer_id = ? AND bucket = ? AND record_id IN ?`;
-    this.insert = `INSERT INTO ${keyspace}.record_first_seen_by_bucket (customer_id, bucket, record_id, source_partition, source_offset) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?`;
+    this.select = `SELECT record_id, source_offset FROM ${keyspace}.record_first_seen_by_partition WHERE source_partition = ? AND bucket = ? AND customer_id = ? AND record_id IN ?`;
+    this.insert = `INSERT INTO ${keyspace}.record_first_seen_by_partition (source_partition, bucket, customer_id, record_id, source_offset) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?`;
   }
 
-  /** Loads what is known about the ids of a partition's batch: one read per (customer, bucket). */
+  /**
+   * A new, empty filter for a partition (the state store fills it on restore and checkpoints it).
+   * Ids are remembered for at least the horizon: three generations of half of it.
+   */
+  extension(partition: number): StateExtension {
+    const filter = new IdFilter({
+      bits: this.filterBits,
+      generationMs: Math.ceil((this.horizonSeconds * 1000) / (GENERATIONS - 1)),
+      generations: GENERATIONS,
+    });
+    this.filters.set(partition, filter);
+    return filter;
+  }
+
+  private pendingOf(partition: number): Map<string, Occurrence> {
+    let pending = this.pending.get(partition);
+    if (pending === undefined) {
+      pending = new Map();
+      this.pending.set(partition, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Loads what Cassandra knows about the ids of a partition's batch that are not pending already:
+   * one read per (customer, bucket).
+   */
   async load(partition: number, occurrences: readonly Occurrence[]): Promise<void> {
+    const pending = this.pendingOf(partition);
+    const filter = this.filters.get(partition);
     const groups = new Map<string, { customerId: string; bucket: number; ids: Set<string> }>();
+    const flushing = this.flushing.get(partition);
     for (const o of occurrences) {
+      const key = idKey(o.customerId, o.recordId);
+      if (pending.has(key) || flushing?.has(key) === true) continue;
+      if (filter !== undefined && !filter.mightContain(key, o.timestampMs)) {
+        this.reads.skipped += 1; // certainly not in Cassandra: no read
+        continue;
+      }
+      this.reads.made += 1;
       const bucket = firstSeenBucket(o.recordId);
       const group = `${o.customerId}\u0000${bucket}`;
       let entry = groups.get(group);
@@ -67,7 +120,7 @@ export class FirstSeenIndex {
     }
     const known = new Map<string, bigint>();
     await runBounded(reads, 16, async ({ customerId, bucket, ids }) => {
-      const result = await this.client.execute(this.select, [customerId, bucket, ids], {
+      const result = await this.client.execute(this.select, [partition, bucket, customerId, ids], {
         prepare: true,
         isIdempotent: true,
       });
@@ -79,37 +132,45 @@ export class FirstSeenIndex {
       }
     });
     this.known.set(partition, known);
-    this.fresh.set(partition, []);
   }
 
   /** True when this id was seen before at a smaller offset; records the occurrence otherwise. */
   isDuplicate(occurrence: Occurrence): boolean {
-    const known = this.known.get(occurrence.partition) ?? new Map<string, bigint>();
+    const pending = this.pendingOf(occurrence.partition);
     const key = idKey(occurrence.customerId, occurrence.recordId);
-    const first = known.get(key);
+    const first =
+      pending.get(key)?.offset ??
+      this.flushing.get(occurrence.partition)?.get(key)?.offset ??
+      this.known.get(occurrence.partition)?.get(key);
     if (first !== undefined && first < occurrence.offset) return true;
     if (first === undefined || occurrence.offset < first) {
-      known.set(key, occurrence.offset);
-      this.fresh.get(occurrence.partition)?.push(occurrence);
+      pending.set(key, occurrence);
+      this.filters.get(occurrence.partition)?.add(key, occurrence.timestampMs);
     }
     return false;
   }
 
-  /** Writes the first occurrences of the batch (idempotent; the earliest wins). */
+  /**
+   * Writes the pending first occurrences of a partition (idempotent; the earliest wins). What it
+   * writes is taken at once, so handling can go on meanwhile; until written, it is still looked up.
+   */
   async flush(partition: number): Promise<void> {
-    const occurrences = this.fresh.get(partition) ?? [];
+    const pending = this.pending.get(partition);
+    if (pending === undefined || pending.size === 0) return;
+    this.pending.set(partition, new Map());
+    this.flushing.set(partition, pending);
     await writeByPartition(
       this.client,
-      occurrences.map((o) => {
+      [...pending.values()].map((o) => {
         const bucket = firstSeenBucket(o.recordId);
         return {
-          partition: `${o.customerId}\u0000${bucket}`,
+          partition: `${o.partition}|${bucket}`,
           query: this.insert,
           params: [
-            o.customerId,
-            bucket,
-            o.recordId,
             o.partition,
+            bucket,
+            o.customerId,
+            o.recordId,
             o.offset,
             TIMESTAMP_BASE - o.offset,
             this.horizonSeconds,
@@ -117,6 +178,13 @@ export class FirstSeenIndex {
         };
       }),
     );
-    this.fresh.set(partition, []);
+    if (this.flushing.get(partition) === pending) this.flushing.delete(partition);
+  }
+
+  /** Forgets what was not written (after a restore, those records are handled again). */
+  reset(): void {
+    this.pending.clear();
+    this.flushing.clear();
+    this.known.clear();
   }
 }

@@ -15,6 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { describeError, TributaryError } from '../../core/errors.js';
 import {
   FetchCycles,
+  FetchPacer,
   InFlight,
   OutputProducer,
   slotAssigner,
@@ -60,6 +61,8 @@ export interface JobOptions<T> {
   /** The broker answers a fetch once it has `fetchMinBytes`, or after `fetchWaitMs`. */
   readonly fetchWaitMs?: number;
   readonly fetchMinBytes?: number;
+  /** The next fetch starts no sooner than this after the last one (core/kafka/fetch-pacer.ts). */
+  readonly fetchIntervalMs?: number;
   /** The input carries upstream offsets (`records.valid`): drop what upstream sent twice. */
   readonly dedupeUpstream?: boolean;
 }
@@ -80,6 +83,7 @@ export class Job<T> {
   readonly deadLetterTopic: string;
   readonly metrics: JobMetrics;
   private readonly consumer: Consumer;
+  private readonly pacer: FetchPacer;
   private readonly producer: OutputProducer;
   private readonly store: StateStore;
   private readonly cycles: FetchCycles<Handled>;
@@ -95,6 +99,7 @@ export class Job<T> {
   private seekAfterRestore = false;
   private restoring: Promise<void> | undefined;
   private lastCheckpoint = 0;
+  private checkpointing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
   private paused: string | undefined;
@@ -108,13 +113,20 @@ export class Job<T> {
     this.logger = options.logger.child({ job: options.name });
     this.commitIntervalMs = options.commitIntervalMs ?? 250;
     this.producer = new OutputProducer(options.kafka);
+    const extensions = options.logic.extensions?.bind(options.logic);
     this.store = new StateStore({
       kafka: options.kafka,
       topic: this.stateTopic,
       producer: this.producer,
       logger: this.logger,
+      ...(extensions === undefined ? {} : { extensions }),
     });
-    this.cycles = new FetchCycles((contributions) => this.flush(contributions));
+    this.cycles = new FetchCycles(
+      (contributions) => this.flush(contributions),
+      () => {
+        this.requestCheckpoint();
+      },
+    );
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
@@ -126,6 +138,7 @@ export class Job<T> {
       minBytes: options.fetchMinBytes ?? 1,
       partitionAssigners: [slotAssigner(options.slots ?? 1)],
     });
+    this.pacer = new FetchPacer(this.consumer, options.fetchIntervalMs ?? 0);
   }
 
   get pausedReason(): string | undefined {
@@ -157,12 +170,7 @@ export class Job<T> {
       eachBatch: (payload) => this.inflight.track(this.processBatch(payload)),
     });
     this.timer = setInterval(() => {
-      if (performance.now() - this.lastCheckpoint < this.commitIntervalMs) return;
-      this.cycles
-        .exclusive(() => this.checkpoint())
-        .catch((error: unknown) => {
-          void this.failed(error, 'checkpoint failed');
-        });
+      this.requestCheckpoint();
     }, this.commitIntervalMs);
     this.timer.unref();
     this.logger.info({ groupId: this.groupId, input: inputTopic }, 'job started');
@@ -193,6 +201,7 @@ export class Job<T> {
       const mine = new Set(this.assignment ?? [...committed.keys()]);
       for (const partition of [...committed.keys()]) if (!mine.has(partition)) committed.delete(partition);
       await this.store.restore(committed);
+      this.options.logic.restored?.();
       for (const store of seek ? this.store.all() : []) {
         if (store.through >= 0n)
           this.consumer.seek({
@@ -243,6 +252,7 @@ export class Job<T> {
       await payload.heartbeat();
       this.backoffMs = 0;
       this.afterBatch(payload);
+      await this.pacer.wait();
     } catch (error) {
       if (!contributed) this.cycles.leave(batch.partition);
       await this.failed(
@@ -323,11 +333,6 @@ export class Job<T> {
           this.failures.record(error instanceof Rejection);
         }
       }
-      const touched = state.takeTouched();
-      if (logic.afterBatch !== undefined) {
-        const after = logic.afterBatch.bind(logic);
-        await retry(() => after(batch.partition, state, touched), { attempts: 6, retriable: () => true });
-      }
       await payload.heartbeat();
     }
     this.metrics.recordsOut.inc(outputs.length);
@@ -350,19 +355,62 @@ export class Job<T> {
       detail.store.through = detail.lastOffset;
       if (detail.lastSource > detail.store.source) detail.store.source = detail.lastSource;
     }
-    if (performance.now() - this.lastCheckpoint >= this.commitIntervalMs) await this.checkpoint();
+    // Backpressure: a checkpoint slower than the interval (a backlog, a slow Cassandra) holds the
+    // next fetch, so that what waits for it — state changes, deferred upserts — stays bounded.
+    const running = this.checkpointing;
+    if (running !== undefined && performance.now() - this.lastCheckpoint > this.commitIntervalMs)
+      await running;
   }
 
-  /** Checkpoints the state of every idle partition and commits its offset (inside `exclusive`). */
+  /** Starts a checkpoint when one is due and none is running (it does not hold up batches). */
+  private requestCheckpoint(): void {
+    if (this.checkpointing !== undefined || this.needsRestore) return;
+    if (performance.now() - this.lastCheckpoint < this.commitIntervalMs) return;
+    this.checkpointing = this.checkpoint()
+      .catch((error: unknown) => this.failed(error, 'checkpoint failed'))
+      .finally(() => {
+        this.checkpointing = undefined;
+      });
+  }
+
+  /**
+   * Checkpoints every idle partition: takes, at once, the logic's side effects of what it handled
+   * since the last checkpoint and the state changes (store.ts); writes both; commits the offsets
+   * anchored at the new nodes only once both are durable. Batches go on meanwhile. A failure
+   * restores the state from the last anchors, so nothing taken here is lost: it is handled again.
+   */
   private async checkpoint(): Promise<void> {
-    this.lastCheckpoint = performance.now();
-    const generation = this.generation;
     if (this.needsRestore) return;
-    await this.store.checkpoint(
-      (partition) => !this.cycles.busy(partition) && generation === this.generation,
-      (requests) =>
-        this.consumer.commitOffsets(requests.map((r) => ({ topic: this.options.inputTopic, ...r }))),
+    const generation = this.generation;
+    const moved = new Set(
+      this.store
+        .all()
+        .filter(
+          (s) =>
+            !this.cycles.busy(s.partition) &&
+            (s.through !== s.checkpointed || s.state.changed || s.state.touchedAny),
+        )
+        .map((s) => s.partition),
     );
+    if (moved.size === 0) return; // nothing idle moved: the next chance comes soon
+    this.lastCheckpoint = performance.now();
+    const eligible = (partition: number): boolean => moved.has(partition) && generation === this.generation;
+    const effects: Promise<void>[] = [];
+    const logic = this.options.logic;
+    for (const store of this.store.all()) {
+      if (!eligible(store.partition)) continue;
+      const touched = store.state.takeTouched();
+      if (logic.checkpoint !== undefined)
+        effects.push(logic.checkpoint(store.partition, store.state, touched));
+    }
+    const done = Promise.all(effects);
+    done.catch(() => undefined); // awaited below; a rejection before that is not unhandled
+    await this.store.checkpoint(eligible, async (requests) => {
+      await done;
+      if (generation !== this.generation) throw new Error('a rebalance or failure overtook the checkpoint');
+      await this.consumer.commitOffsets(requests.map((r) => ({ topic: this.options.inputTopic, ...r })));
+    });
+    await done; // effects of partitions that needed no node
   }
 
   private afterBatch(payload: EachBatchPayload): void {
@@ -428,14 +476,10 @@ export class Job<T> {
       // The timer exists once the consumer runs; before that nothing is being fetched.
       if (this.timer !== undefined) this.consumer.pause([{ topic: this.options.inputTopic }]);
       await this.inflight.drain();
-      await this.cycles
-        .exclusive(() => this.checkpoint())
-        .catch((error: unknown) => {
-          this.logger.warn(
-            { err: error },
-            'final checkpoint failed: the next start replays from the last one',
-          );
-        });
+      await this.checkpointing;
+      await this.checkpoint().catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'final checkpoint failed: the next start replays from the last one');
+      });
       await this.consumer.disconnect();
       this.cycles.close();
       await this.producer.close();

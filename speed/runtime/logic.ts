@@ -5,6 +5,7 @@
  */
 import type { IHeaders, KafkaMessage } from '../../core/kafka/index.js';
 import type { KeyedState } from './state.js';
+import type { StateExtension } from './store.js';
 
 export interface InputMessage {
   readonly partition: number;
@@ -49,8 +50,15 @@ export interface JobLogic<T> {
    */
   handle(item: T, input: InputMessage, state: KeyedState, emit: Emitter): void;
   /**
-   * Idempotent side effects of the batch (e.g. Cassandra upserts), run after every input was handled
-   * and before the transaction commits. `state` is the partition's state after the batch.
+   * Idempotent side effects (Cassandra upserts of whole values) of everything handled since this
+   * partition's last checkpoint, run before that checkpoint commits the input offsets that cover
+   * them; retried. `state` is the partition's state; `touched` the keys written since then. Effects
+   * wait for a checkpoint (every SPEED_COMMIT_INTERVAL_MS) so that a key written by many records is
+   * written once, and a batch's outputs are not held up by them.
    */
-  afterBatch?(partition: number, state: KeyedState, changedKeys: readonly string[]): Promise<void>;
+  checkpoint?(partition: number, state: KeyedState, touched: readonly string[]): Promise<void>;
+  /** The state was restored: drop side effects waiting for a checkpoint (their records come again). */
+  restored?(): void;
+  /** State of a partition that is not key/value entries, checkpointed with it (store.ts). */
+  extensions?(partition: number): ReadonlyMap<string, StateExtension>;
 }

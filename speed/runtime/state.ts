@@ -122,6 +122,11 @@ export class KeyedState {
     return this.dirty.size > 0;
   }
 
+  /** True when a key was written since the last takeTouched. */
+  get touchedAny(): boolean {
+    return this.touched.size > 0;
+  }
+
   /** Applies one change during restore (later changes win). */
   apply([key, value, expires]: Change): void {
     if (value === null) this.entries.delete(key);

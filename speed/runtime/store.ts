@@ -29,6 +29,29 @@ const CHUNK_BYTES = 256 * 1024;
 
 const ChangeSchema = z.tuple([z.string(), z.json().nullable(), z.number().nullable()]);
 const ChunkSchema = z.object({ t: z.literal('c'), id: z.string(), e: z.array(ChangeSchema) });
+/** A piece of an extension's payload (payloads are split to fit in messages). */
+const PieceSchema = z.object({ t: z.literal('x'), id: z.string(), n: z.string(), p: z.string() });
+
+/**
+ * State that is not key/value entries (a Bloom filter): checkpointed as what changed since the last
+ * checkpoint, or whole in a snapshot, and rebuilt from those on restore.
+ */
+export interface StateExtension {
+  /** What changed since the last call or snapshot, or undefined if nothing did. */
+  takeDelta(): string | undefined;
+  snapshot(): string;
+  applyDelta(payload: string): void;
+  applySnapshot(payload: string): void;
+  /**
+   * The restore sees all of this extension's history: the partition has no checkpoint yet, or its
+   * chain starts at its first node. (A snapshot carries its own account.) Not called when the chain
+   * was written by a version of the job without the extension.
+   */
+  markComplete(): void;
+}
+
+/** Makes a partition's (empty) extensions, by name; called for every partition a store holds. */
+export type ExtensionFactory = (partition: number) => ReadonlyMap<string, StateExtension>;
 const EndSchema = z.object({
   t: z.enum(['d', 's']),
   id: z.string(),
@@ -55,6 +78,7 @@ export interface CommitRequest {
 /** One input partition's state and where it stands. */
 export class PartitionStore {
   readonly state = new KeyedState();
+  readonly extensions: ReadonlyMap<string, StateExtension>;
   /** The last input offset whose effects are in `state` (-1 = none). */
   through = -1n;
   /** The largest upstream offset (the input's `tributary.offset` header) applied (-1 = none). */
@@ -67,7 +91,12 @@ export class PartitionStore {
   bytesSinceSnapshot = 0;
   lastSnapshotBytes = 0;
 
-  constructor(readonly partition: number) {}
+  constructor(
+    readonly partition: number,
+    extensions: ExtensionFactory = () => new Map(),
+  ) {
+    this.extensions = extensions(partition);
+  }
 }
 
 export interface StateStoreOptions {
@@ -77,6 +106,7 @@ export interface StateStoreOptions {
   readonly logger: Logger;
   /** A snapshot replaces the chain once its deltas exceed max(this, twice the last snapshot). */
   readonly snapshotBytes?: number;
+  readonly extensions?: ExtensionFactory;
 }
 
 export const ANCHOR_PREFIX = 'tributary-state@';
@@ -98,7 +128,7 @@ export class StateStore {
   get(partition: number): PartitionStore {
     let store = this.partitions.get(partition);
     if (store === undefined) {
-      store = new PartitionStore(partition);
+      store = new PartitionStore(partition, this.options.extensions);
       this.partitions.set(partition, store);
     }
     return store;
@@ -119,11 +149,12 @@ export class StateStore {
     const messages = await readPartitions(this.options.kafka, this.options.topic, anchors);
     const restored = new Map<number, PartitionStore>();
     for (const [partition, c] of committed) {
-      const store = new PartitionStore(partition);
+      const store = new PartitionStore(partition, this.options.extensions);
       const anchor = anchors.get(partition);
       if (anchor === undefined) {
         // Never checkpointed: empty state, starting wherever the group was positioned.
         store.through = c.offset >= 0n ? c.offset - 1n : -1n;
+        for (const extension of store.extensions.values()) extension.markComplete();
       } else {
         applyChain(this.options.topic, store, messages.get(partition) ?? [], anchor, c.offset);
       }
@@ -135,13 +166,16 @@ export class StateStore {
 
   /**
    * Writes a node for every partition that moved since its last checkpoint and for which `eligible`
-   * says no batch is in flight, then commits their offsets anchored at those nodes.
+   * says no batch is in flight, then commits their offsets anchored at those nodes (`commit` may
+   * first wait for side effects the nodes cover). Checkpoints must not overlap: each node names the
+   * previous one.
    */
   async checkpoint(
     eligible: (partition: number) => boolean,
     commit: (requests: readonly CommitRequest[]) => Promise<void>,
   ): Promise<void> {
-    const nodes: { store: PartitionStore; snapshot: boolean; messages: string[] }[] = [];
+    // Everything a node holds is taken now, synchronously: batches may go on while it is sent.
+    const nodes: { store: PartitionStore; snapshot: boolean; messages: string[]; through: bigint }[] = [];
     for (const store of this.partitions.values()) {
       if (!eligible(store.partition)) continue;
       if (store.through === store.checkpointed && !store.state.changed) continue;
@@ -150,7 +184,8 @@ export class StateStore {
         store.bytesSinceSnapshot >
         Math.max(this.options.snapshotBytes ?? 4 * 1024 * 1024, 2 * store.lastSnapshotBytes);
       const changes = snapshot ? store.state.takeAll() : store.state.takeChanges();
-      nodes.push({ store, snapshot, messages: encodeNode(store, snapshot, changes) });
+      const messages = encodeNode(store, snapshot, changes);
+      nodes.push({ store, snapshot, messages, through: store.through });
     }
     if (nodes.length === 0) return;
     const topic = this.options.topic;
@@ -174,11 +209,11 @@ export class StateStore {
       }
     }
     const requests: CommitRequest[] = [];
-    for (const { store, snapshot, messages } of nodes) {
+    for (const { store, snapshot, messages, through } of nodes) {
       const end = last.get(store.partition);
       if (end === undefined) throw new Error(`no offset for the checkpoint of ${topic}/${store.partition}`);
       store.tip = end;
-      store.checkpointed = store.through;
+      store.checkpointed = through;
       const bytes = messages.reduce((n, m) => n + m.length, 0);
       if (snapshot) {
         store.bytesSinceSnapshot = 0;
@@ -186,7 +221,7 @@ export class StateStore {
       } else store.bytesSinceSnapshot += bytes;
       requests.push({
         partition: store.partition,
-        offset: (store.through + 1n).toString(),
+        offset: (through + 1n).toString(),
         metadata: `${ANCHOR_PREFIX}${end}`,
       });
     }
@@ -238,9 +273,20 @@ export function applyChain(
 ): void {
   const ends = new Map<bigint, { node: EndNode; bytes: number }>();
   const chunks = new Map<string, { parts: Change[][]; bytes: number }>();
+  const pieces = new Map<string, Map<string, string[]>>();
   for (const { offset, value } of messages) {
     if (value === null) continue;
     const json: unknown = JSON.parse(value.toString('utf8'));
+    const piece = PieceSchema.safeParse(json);
+    if (piece.success) {
+      const byName = pieces.get(piece.data.id) ?? new Map<string, string[]>();
+      byName.set(piece.data.n, [...(byName.get(piece.data.n) ?? []), piece.data.p]);
+      pieces.set(piece.data.id, byName);
+      const entry = chunks.get(piece.data.id) ?? { parts: [], bytes: 0 };
+      entry.bytes += value.length;
+      chunks.set(piece.data.id, entry);
+      continue;
+    }
     const chunk = ChunkSchema.safeParse(json);
     if (chunk.success) {
       const entry = chunks.get(chunk.data.id) ?? { parts: [], bytes: 0 };
@@ -265,6 +311,9 @@ export function applyChain(
     at = BigInt(found.node.prev);
   }
   chain.reverse();
+  // From the partition's very first node, every extension saw its whole history.
+  const fromStart = chain[0]?.node.t === 'd' && BigInt(chain[0].node.prev) < 0n;
+  if (fromStart) for (const extension of store.extensions.values()) extension.markComplete();
   for (const { node, bytes } of chain) {
     const parts = chunks.get(node.id);
     const size = bytes + (parts?.bytes ?? 0);
@@ -272,6 +321,12 @@ export function applyChain(
     else store.bytesSinceSnapshot += size;
     for (const part of parts?.parts ?? []) for (const change of part) store.state.apply(change);
     for (const change of node.e as Change[]) store.state.apply(change);
+    for (const [name, list] of pieces.get(node.id) ?? []) {
+      const extension = store.extensions.get(name);
+      if (extension === undefined) continue; // state of an extension this job no longer has
+      if (node.t === 's') extension.applySnapshot(list.join(''));
+      else extension.applyDelta(list.join(''));
+    }
   }
   const last = chain[chain.length - 1]?.node;
   if (last === undefined) return;
@@ -311,6 +366,12 @@ export function encodeNode(store: PartitionStore, snapshot: boolean, changes: re
     source: store.source.toString(),
     clock: store.state.clock,
   };
+  for (const [name, extension] of store.extensions) {
+    const payload = snapshot ? extension.snapshot() : extension.takeDelta();
+    if (payload === undefined) continue;
+    for (let at = 0; at < payload.length || at === 0; at += CHUNK_BYTES)
+      messages.push(JSON.stringify({ t: 'x', id, n: name, p: payload.slice(at, at + CHUNK_BYTES) }));
+  }
   const headJson = JSON.stringify(head);
   messages.push(`${headJson.slice(0, -1)},"e":[${part.join(',')}]}`);
   return messages;

@@ -15,6 +15,7 @@ import { addToProfile, NO_BATCH_PROFILES, profileReader, type BatchProfiles } fr
 import type { FirstSeenIndex } from './first-seen.js';
 import { SettingsCache } from './settings.js';
 import type { KeyedState } from './state.js';
+import type { StateExtension } from './store.js';
 
 export interface UseCaseLogicOptions {
   readonly useCase: UseCase;
@@ -66,6 +67,7 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
           recordId: decoded.record.record_id,
           partition: input.partition,
           offset: BigInt(input.message.offset),
+          timestampMs: input.timestampMs,
         });
       }
     }
@@ -89,8 +91,19 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
     return settings;
   }
 
-  async afterBatch(partition: number): Promise<void> {
+  async checkpoint(partition: number): Promise<void> {
     await this.options.firstSeen?.flush(partition);
+  }
+
+  restored(): void {
+    this.options.firstSeen?.reset();
+  }
+
+  extensions(partition: number): ReadonlyMap<string, StateExtension> {
+    const { firstSeen, useCase } = this.options;
+    return firstSeen === undefined || useCase.needsDuplicates !== true
+      ? new Map()
+      : new Map([['first-seen', firstSeen.extension(partition)]]);
   }
 
   handle(record: TributaryRecord, input: InputMessage, state: KeyedState, emit: Emitter): void {
@@ -102,6 +115,7 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
             recordId: record.record_id,
             partition: input.partition,
             offset: BigInt(input.message.offset),
+            timestampMs: input.timestampMs,
           })
         : false;
     const drafts = useCase.process(record, {

@@ -1,8 +1,8 @@
 /**
  * The realtime views job: folds every valid record into the aggregates of its (customer, ingest
- * hour, event day, category) and, after each batch, upserts the changed aggregates whole into
- * `realtime_aggregates` — idempotent, never an increment. The aggregates live in the job's state
- * (restored from its changelog), so a replay after a crash rewrites the same values and no view
+ * hour, event day, category) and, at each checkpoint, upserts the aggregates changed since the last
+ * one whole into `realtime_aggregates` — idempotent, never an increment. The aggregates live in the job's state
+ * (restored from its checkpoints), so a replay after a crash rewrites the same values and no view
  * counts a record twice. Records are keyed by customer, so each row has exactly one writer.
  */
 import { addRecord, aggregateOf, AggregateValue } from '../../core/aggregates.js';
@@ -59,9 +59,9 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
     state.set(key, new AggregateValue(addRecord(aggregateOf(state.get(key)), record)), hour + HOUR + KEEP_MS);
   }
 
-  async afterBatch(_partition: number, state: KeyedState, changedKeys: readonly string[]): Promise<void> {
+  async checkpoint(_partition: number, state: KeyedState, touched: readonly string[]): Promise<void> {
     const statements: PartitionedStatement[] = [];
-    for (const key of changedKeys) {
+    for (const key of touched) {
       if (!key.startsWith('agg|')) continue;
       const value = state.get(key);
       if (value === undefined || value === null) continue; // expired from state; the row stays in Cassandra
