@@ -26,6 +26,9 @@ import { MasterDatasetWriter, type StoredRecord } from './writer.js';
 
 export const MASTER_JOB = 'master';
 
+/** Records per master dataset write (each becomes two rows). */
+const WRITE_SLICE = 5_000;
+
 export interface MasterJobOptions {
   readonly config: Config;
   readonly kafka: Kafka;
@@ -143,7 +146,12 @@ export class MasterJob {
         ingestedAt: new Date(Number(message.timestamp)),
       });
     }
-    await retry(() => this.writer.write(stored), { attempts: 6, retriable: () => true });
+    // A fetch can bring ~50k records: written a slice at a time, so that the statements built for
+    // them never all exist at once (memory stays flat while the job catches up on a backlog).
+    for (let i = 0; i < stored.length; i += WRITE_SLICE) {
+      const slice = stored.slice(i, i + WRITE_SLICE);
+      await retry(() => this.writer.write(slice), { attempts: 6, retriable: () => true });
+    }
     this.written += stored.length;
   }
 

@@ -238,8 +238,13 @@ export class StateStore {
     this.admin ??= (async () => {
       const admin = this.options.kafka.admin();
       await admin.connect();
+      // deleteTopicRecords finds the leaders in the admin's metadata: load the topic's first.
+      await admin.fetchTopicMetadata({ topics: [this.options.topic] });
       return admin;
     })();
+    this.admin.catch(() => {
+      this.admin = undefined; // try again at the next snapshot
+    });
     void this.admin
       .then((admin) =>
         admin.deleteTopicRecords({
