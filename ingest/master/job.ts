@@ -72,7 +72,7 @@ export class MasterJob {
       config.speed.commitIntervalMs,
       this.logger,
     );
-    this.deserializer = new RecordDeserializer({ registry: options.registry });
+    this.deserializer = new RecordDeserializer({ registry: options.registry, validated: true });
     this.writer = new MasterDatasetWriter({
       client: options.cassandra,
       keyspace: config.cassandra.keyspace,

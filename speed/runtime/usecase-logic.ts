@@ -43,7 +43,7 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
   >();
 
   constructor(private readonly options: UseCaseLogicOptions) {
-    this.deserializer = new RecordDeserializer({ registry: options.registry });
+    this.deserializer = new RecordDeserializer({ registry: options.registry, validated: true });
     this.settings = new SettingsCache(options.pool);
   }
 

@@ -38,7 +38,7 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
   private readonly upsert: string;
 
   constructor(private readonly options: ViewsLogicOptions) {
-    this.deserializer = new RecordDeserializer({ registry: options.registry });
+    this.deserializer = new RecordDeserializer({ registry: options.registry, validated: true });
     this.upsert = `INSERT INTO ${options.keyspace}.realtime_aggregates (customer_id, ingest_hour, day, category, record_count,
       amount_sum, amount_sumsq, amount_min, amount_max, first_event, last_event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
   }
