@@ -134,7 +134,7 @@ export class Job<T> {
       maxBytes: 8 * 1024 * 1024,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
-      maxWaitTimeInMs: options.fetchWaitMs ?? 100,
+      maxWaitTimeInMs: options.fetchWaitMs ?? 500,
       minBytes: options.fetchMinBytes ?? 1,
       partitionAssigners: [slotAssigner(options.slots ?? 1)],
     });
@@ -303,14 +303,6 @@ export class Job<T> {
         const prepare = logic.prepare.bind(logic);
         await retry(() => prepare(inputs), { attempts: 5, retriable: () => true });
       }
-      const decoded: { input: InputMessage; item: T }[] = [];
-      for (const input of inputs) {
-        try {
-          decoded.push({ input, item: logic.decode(input) });
-        } catch (error) {
-          dead.push(this.deadLetter(input, error));
-        }
-      }
       logic.beginBatch?.(batch.partition);
       let staged: OutputMessage[] = [];
       const emit = {
@@ -318,7 +310,15 @@ export class Job<T> {
           staged.push(out);
         },
       };
-      for (const { input, item } of decoded) {
+      // Decoded and handled one at a time: a batch's records never all exist decoded at once.
+      for (const input of inputs) {
+        let item: T;
+        try {
+          item = logic.decode(input);
+        } catch (error) {
+          dead.push(this.deadLetter(input, error));
+          continue;
+        }
         staged = [];
         state.advanceClock(input.timestampMs);
         try {

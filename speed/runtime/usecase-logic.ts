@@ -75,8 +75,9 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
   }
 
   decode(input: InputMessage): TributaryRecord {
-    const decoded =
-      this.decoded.get(input) ?? this.deserializer.decode(input.message.value, input.message.key);
+    const prepared = this.decoded.get(input);
+    if (prepared !== undefined) this.decoded.delete(input); // decoded once; let it go as soon as used
+    const decoded = prepared ?? this.deserializer.decode(input.message.value, input.message.key);
     if (!decoded.ok) throw new Rejection(decoded.code, decoded.reason);
     return decoded.record;
   }
