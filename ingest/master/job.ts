@@ -132,27 +132,32 @@ export class MasterJob {
       attempts: 10,
       retriable: () => true,
     });
-    const stored: StoredRecord[] = [];
-    for (const message of messages) {
-      const decoded = this.deserializer.decode(message.value, message.key);
-      // records.valid holds what validation accepted; anything else is not a record to store.
-      if (!decoded.ok) {
-        this.options.metrics?.deadLetters.inc({ code: decoded.code });
-        continue;
+    // A fetch can bring ~50k records: decoded and written a slice at a time, so that neither the
+    // records nor the statements built for them ever all exist at once (memory stays flat while
+    // the job catches up on a backlog).
+    let written = 0;
+    for (let i = 0; i < messages.length; i += WRITE_SLICE) {
+      const slice: StoredRecord[] = [];
+      for (const message of messages.slice(i, i + WRITE_SLICE)) {
+        const decoded = this.deserializer.decode(message.value, message.key);
+        // records.valid holds what validation accepted; anything else is not a record to store.
+        if (!decoded.ok) {
+          this.options.metrics?.deadLetters.inc({ code: decoded.code });
+          continue;
+        }
+        slice.push({
+          record: decoded.record,
+          schemaId: decoded.schemaId,
+          ingestedAt: new Date(Number(message.timestamp)),
+        });
       }
-      stored.push({
-        record: decoded.record,
-        schemaId: decoded.schemaId,
-        ingestedAt: new Date(Number(message.timestamp)),
-      });
-    }
-    // A fetch can bring ~50k records: written a slice at a time, so that the statements built for
-    // them never all exist at once (memory stays flat while the job catches up on a backlog).
-    for (let i = 0; i < stored.length; i += WRITE_SLICE) {
-      const slice = stored.slice(i, i + WRITE_SLICE);
       await retry(() => this.writer.write(slice), { attempts: 6, retriable: () => true });
+      written += slice.length;
+      // kafkajs heartbeats only between batches: a batch that takes longer than the session
+      // timeout (a backlog on a busy machine, at nice 10) would get the member expelled mid-batch.
+      await payload.heartbeat();
     }
-    this.written += stored.length;
+    this.written += written; // counted once the whole batch is durable (a failed one is rewritten)
   }
 
   /** Stops fetching, lets the batch in flight finish, commits, disconnects. Idempotent. */
