@@ -85,6 +85,12 @@ export class Job<T> {
   private readonly consumer: Consumer;
   private readonly pacer: FetchPacer;
   private readonly producer: OutputProducer;
+  /**
+   * The state store's own producer: a broker answers one request per connection at a time, so a
+   * checkpoint's state write (a snapshot can be megabytes) on the outputs' connection would hold
+   * the findings behind it.
+   */
+  private readonly stateProducer: OutputProducer;
   private readonly store: StateStore;
   private readonly cycles: FetchCycles<Handled>;
   private readonly inflight = new InFlight();
@@ -113,11 +119,12 @@ export class Job<T> {
     this.logger = options.logger.child({ job: options.name });
     this.commitIntervalMs = options.commitIntervalMs ?? 250;
     this.producer = new OutputProducer(options.kafka);
+    this.stateProducer = new OutputProducer(options.kafka);
     const extensions = options.logic.extensions?.bind(options.logic);
     this.store = new StateStore({
       kafka: options.kafka,
       topic: this.stateTopic,
-      producer: this.producer,
+      producer: this.stateProducer,
       logger: this.logger,
       ...(extensions === undefined ? {} : { extensions }),
     });
@@ -153,7 +160,7 @@ export class Job<T> {
       partitions,
     });
     await positionNewGroup(kafka, this.groupId, inputTopic, this.options.startFrom ?? 'earliest');
-    await this.producer.connect();
+    await Promise.all([this.producer.connect(), this.stateProducer.connect()]);
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       // This instance may now own partitions another instance advanced: reload from the anchors.
       this.assignment = event.payload.memberAssignment[inputTopic] ?? [];
@@ -482,7 +489,7 @@ export class Job<T> {
       });
       await this.consumer.disconnect();
       this.cycles.close();
-      await this.producer.close();
+      await Promise.all([this.producer.close(), this.stateProducer.close()]);
       await this.store.close();
       this.logger.info('job stopped');
     })();
