@@ -26,8 +26,11 @@ import { MasterDatasetWriter, type StoredRecord } from './writer.js';
 
 export const MASTER_JOB = 'master';
 
-/** Records per master dataset write (each becomes two rows). */
-const WRITE_SLICE = 5_000;
+/**
+ * Records per master dataset write (each becomes two rows), with a heartbeat after each: at nice 10
+ * on a saturated machine, a 5,000-record write once took longer than the session timeout.
+ */
+const WRITE_SLICE = 2_000;
 
 export interface MasterJobOptions {
   readonly config: Config;
@@ -59,7 +62,9 @@ export class MasterJob {
       readUncommitted: false,
       maxBytesPerPartition: 1024 * 1024,
       maxBytes: 8 * 1024 * 1024,
-      sessionTimeout: 30_000,
+      // At a low CPU priority (SPEED_BULK_NICE) a busy machine can starve it for a while; it is
+      // off the way to feedback, so a slower failover costs nothing a user waits for.
+      sessionTimeout: 60_000,
       heartbeatInterval: 3_000,
       // Not on any record's way to its feedback: fewer, larger writes at moderate rates.
       maxWaitTimeInMs: config.speed.bulkFetchWaitMs,
