@@ -199,7 +199,8 @@ export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
     if (sample !== undefined) say(`    e.g. ${sample}`);
     const report = await runTributary(
       config,
-      ['ab', 'report', 'amount-anomaly', '--days', '1', '--json'],
+      // Findings are filed by their records' event day: the report spans the generated period.
+      ['ab', 'report', 'amount-anomaly', '--days', String(days.length), '--json'],
       childEnv,
     );
     const parsed = JSON.parse(report) as {
