@@ -52,6 +52,9 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
     const customers = new Set<string>();
     for (const input of inputs) if (input.message.key !== null) customers.add(input.message.key.toString());
     await this.settings.load(customers);
+    // Also drops what another partition's batch, prepared concurrently, has not used yet: that one
+    // decodes those records again. Keeping them per partition saved data-quality some CPU but held
+    // several fetches decoded at once (1M-record drain: peak RSS ~385 MB instead of ~350).
     this.decoded.clear();
     const partition = inputs[0]?.partition;
     const firstSeen = this.options.firstSeen;
