@@ -48,8 +48,6 @@ export class FirstSeenIndex {
   private readonly flushing = new Map<number, Map<string, Occurrence>>();
   /** Per partition: which ids Cassandra may hold, so that the others are not read (job state). */
   private readonly filters = new Map<number, IdFilter>();
-  /** Reads Cassandra was spared by the filter, and reads made: for metrics and tests. */
-  readonly reads = { skipped: 0, made: 0 };
   private readonly select: string;
   private readonly insert: string;
 
@@ -98,11 +96,7 @@ export class FirstSeenIndex {
     for (const o of occurrences) {
       const key = idKey(o.customerId, o.recordId);
       if (pending.has(key) || flushing?.has(key) === true) continue;
-      if (filter !== undefined && !filter.mightContain(key, o.timestampMs)) {
-        this.reads.skipped += 1; // certainly not in Cassandra: no read
-        continue;
-      }
-      this.reads.made += 1;
+      if (filter !== undefined && !filter.mightContain(key, o.timestampMs)) continue; // certainly not in Cassandra
       const bucket = firstSeenBucket(o.recordId);
       const group = `${o.customerId}\u0000${bucket}`;
       let entry = groups.get(group);

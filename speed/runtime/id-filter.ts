@@ -21,12 +21,8 @@ interface Generation {
 
 /** Two independent 32-bit hashes of a key; positions are h1 + i·h2 (Kirsch–Mitzenmacher). */
 function hashes(key: string): [number, number] {
-  let h2 = 0x9747b28c; // FNV-1a again from another basis, so h2 is not a function of h1
-  for (let i = 0; i < key.length; i += 1) {
-    h2 ^= key.charCodeAt(i);
-    h2 = Math.imul(h2, 0x01000193);
-  }
-  return [fnv1a32(key), (h2 | 1) >>> 0]; // odd: the positions never collapse onto one
+  // h2 from another basis, so it is not a function of h1; odd, so the positions never collapse.
+  return [fnv1a32(key), (fnv1a32(key, 0x9747b28c) | 1) >>> 0];
 }
 
 export interface IdFilterOptions {

@@ -392,11 +392,7 @@ export class Job<T> {
     const moved = new Set(
       this.store
         .all()
-        .filter(
-          (s) =>
-            !this.cycles.busy(s.partition) &&
-            (s.through !== s.checkpointed || s.state.changed || s.state.touchedAny),
-        )
+        .filter((s) => !this.cycles.busy(s.partition) && s.moved)
         .map((s) => s.partition),
     );
     if (moved.size === 0) return; // nothing idle moved: the next chance comes soon

@@ -34,7 +34,7 @@ export class KeyedState {
   private readonly staged = new Map<string, Entry | null>();
   /** Changed since the last checkpoint (takeChanges). */
   private readonly dirty = new Set<string>();
-  /** Changed since the last takeTouched (one batch). */
+  /** Written since the last takeTouched (the last checkpoint): whose side effects are due. */
   private readonly touched = new Set<string>();
   private clockMs = 0;
 
@@ -93,7 +93,7 @@ export class KeyedState {
     }
   }
 
-  /** Keys changed since the last call (the batch just handled). */
+  /** Keys written since the last call, for the side effects of a checkpoint. */
   takeTouched(): string[] {
     const keys = [...this.touched];
     this.touched.clear();
@@ -120,11 +120,6 @@ export class KeyedState {
   /** True when something changed since the last checkpoint. */
   get changed(): boolean {
     return this.dirty.size > 0;
-  }
-
-  /** True when a key was written since the last takeTouched. */
-  get touchedAny(): boolean {
-    return this.touched.size > 0;
   }
 
   /** Applies one change during restore (later changes win). */

@@ -97,6 +97,11 @@ export class PartitionStore {
   ) {
     this.extensions = extensions(partition);
   }
+
+  /** True when it holds input or state changes its last checkpoint does not cover. */
+  get moved(): boolean {
+    return this.through !== this.checkpointed || this.state.changed;
+  }
 }
 
 export interface StateStoreOptions {
@@ -178,7 +183,7 @@ export class StateStore {
     const nodes: { store: PartitionStore; snapshot: boolean; messages: string[]; through: bigint }[] = [];
     for (const store of this.partitions.values()) {
       if (!eligible(store.partition)) continue;
-      if (store.through === store.checkpointed && !store.state.changed) continue;
+      if (!store.moved) continue;
       store.state.sweep();
       const snapshot =
         store.bytesSinceSnapshot >
