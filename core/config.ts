@@ -90,7 +90,7 @@ const VARIABLES = {
     .default('tributary'),
   SPEED_PORT: port.default(9464),
   SPEED_SLOTS: positiveInt.max(1000).default(1),
-  SPEED_COMMIT_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  SPEED_COMMIT_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   SPEED_FETCH_WAIT_MS: positiveInt.max(10_000).default(500),
   SPEED_FETCH_MIN_BYTES: positiveInt.max(10 * 1024 * 1024).default(1),
   SPEED_FETCH_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(20),

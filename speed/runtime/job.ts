@@ -5,8 +5,8 @@
  * input's `tributary.offset` header); handle each record (state writes and outputs staged per record;
  * a throwing record goes to the job's dead-letter topic with its error and the job goes on); run the
  * logic's idempotent side effects; send the outputs of the whole fetch in one request. Every
- * `commitIntervalMs` the state store checkpoints what changed and commits the input offsets anchored
- * at that checkpoint (store.ts). A crash anywhere loses nothing and counts nothing twice: the state
+ * `commitIntervalMs`, or sooner once CHECKPOINT_RECORDS records were handled (a backlog), the state
+ * store checkpoints what changed and commits the input offsets anchored at that checkpoint (store.ts). A crash anywhere loses nothing and counts nothing twice: the state
  * comes back exactly as of the committed offsets, the records after them are handled again, and their
  * outputs — the same, deterministically — are dropped downstream as duplicates (records by upstream
  * offset, findings by their id). A job whose records keep failing is paused and reported.
@@ -71,11 +71,21 @@ interface Handled {
   readonly outputs: TopicOutputs[];
   readonly lastOffset: bigint;
   readonly lastSource: bigint;
+  /** Records of the batch (handled, skipped as replays, or dead-lettered). */
+  readonly handledCount: number;
   readonly store: PartitionStore;
   readonly generation: number;
 }
 
 const MAX_BACKOFF_MS = 10_000;
+/**
+ * A checkpoint is due after this many records even before `commitIntervalMs`: what waits for it
+ * (state changes, deferred upserts, first occurrences) grows with records, not time, so on a backlog
+ * this bounds memory. Measured: a data-quality job draining 1M records peaked at 548 MB RSS with
+ * checkpoints only every second, 350–376 MB with this (348–357 with checkpoints every 250 ms). At
+ * 2,000 records/s the interval comes first.
+ */
+const CHECKPOINT_RECORDS = 2_500;
 
 export class Job<T> {
   readonly groupId: string;
@@ -105,6 +115,8 @@ export class Job<T> {
   private seekAfterRestore = false;
   private restoring: Promise<void> | undefined;
   private lastCheckpoint = 0;
+  /** Records whose outputs were flushed since the last checkpoint started. */
+  private sinceCheckpoint = 0;
   private checkpointing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
@@ -117,7 +129,7 @@ export class Job<T> {
     this.deadLetterTopic = `${options.namespace}.dlq.${options.name}`;
     this.metrics = options.metrics ?? new JobMetrics(options.name);
     this.logger = options.logger.child({ job: options.name });
-    this.commitIntervalMs = options.commitIntervalMs ?? 250;
+    this.commitIntervalMs = options.commitIntervalMs ?? 1_000;
     this.producer = new OutputProducer(options.kafka);
     this.stateProducer = new OutputProducer(options.kafka);
     const extensions = options.logic.extensions?.bind(options.logic);
@@ -347,6 +359,7 @@ export class Job<T> {
       outputs: this.outputsOf(outputs, dead),
       lastOffset: BigInt(batch.lastOffset()),
       lastSource,
+      handledCount: batch.messages.length,
       store,
       generation,
     };
@@ -364,15 +377,21 @@ export class Job<T> {
     }
     // Backpressure: a checkpoint slower than the interval (a backlog, a slow Cassandra) holds the
     // next fetch, so that what waits for it — state changes, deferred upserts — stays bounded.
+    this.sinceCheckpoint += contributions.reduce((n, c) => n + c.detail.handledCount, 0);
     const running = this.checkpointing;
-    if (running !== undefined && performance.now() - this.lastCheckpoint > this.commitIntervalMs)
-      await running;
+    if (running !== undefined && this.checkpointDue()) await running;
+  }
+
+  private checkpointDue(): boolean {
+    return (
+      this.sinceCheckpoint >= CHECKPOINT_RECORDS ||
+      performance.now() - this.lastCheckpoint >= this.commitIntervalMs
+    );
   }
 
   /** Starts a checkpoint when one is due and none is running (it does not hold up batches). */
   private requestCheckpoint(): void {
-    if (this.checkpointing !== undefined || this.needsRestore) return;
-    if (performance.now() - this.lastCheckpoint < this.commitIntervalMs) return;
+    if (this.checkpointing !== undefined || this.needsRestore || !this.checkpointDue()) return;
     this.checkpointing = this.checkpoint()
       .catch((error: unknown) => this.failed(error, 'checkpoint failed'))
       .finally(() => {
@@ -397,6 +416,7 @@ export class Job<T> {
     );
     if (moved.size === 0) return; // nothing idle moved: the next chance comes soon
     this.lastCheckpoint = performance.now();
+    this.sinceCheckpoint = 0;
     const eligible = (partition: number): boolean => moved.has(partition) && generation === this.generation;
     const effects: Promise<void>[] = [];
     const logic = this.options.logic;
