@@ -3,7 +3,9 @@
  * `velocity_max_records`, default 10) in any 60-second window of event time. Records may arrive out
  * of event-time order: for each record, the busiest 60-second window containing it is found, and a
  * finding is raised when that record makes it exceed N (so one burst gives one finding, naming the
- * records of the window). An account's events are kept for 10 minutes of ingest time.
+ * records of the window). An account's events are kept for 10 minutes of ingest time. A re-sent
+ * record (a record_id the account's window already holds) is not counted again: it is one record,
+ * and the master dataset stores it once.
  */
 import { numberSetting, type UseCase } from './contract.js';
 
@@ -38,6 +40,7 @@ export const velocity: UseCase = {
     const key = `acct|${record.customer_id}|${record.account_id}`;
     const stored = state.get(key);
     const events: Event[] = isEvents(stored) ? [...stored] : [];
+    if (events.some(([, id]) => id === record.record_id)) return [];
     const time = record.event_time.getTime();
     events.push([time, record.record_id]);
     events.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));

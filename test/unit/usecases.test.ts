@@ -163,6 +163,16 @@ describe('velocity', () => {
     expect(run(velocity, accounts).flat()).toEqual([]);
     expect(run(velocity, ten, { settings: { velocity_max_records: 5 } }).flat()).toHaveLength(1);
   });
+
+  it('does not count a re-sent record again (the master dataset stores it once)', () => {
+    const ten = Array.from({ length: 10 }, (_, i) => rec(i, { event_time: new Date(T0 + i * 5_000) }));
+    const resent = [...ten, ten[3] as TributaryRecord, ten[9] as TributaryRecord];
+    expect(run(velocity, resent).flat()).toEqual([]);
+    // A new record still tips the window over, and the finding names each record once.
+    const findings = run(velocity, [...resent, rec(10, { event_time: new Date(T0 + 50_000) })]).flat();
+    expect(findings).toHaveLength(1);
+    expect(findings[0]?.recordIds).toHaveLength(11);
+  });
 });
 
 describe('keyed state', () => {
