@@ -28,14 +28,25 @@ const IDS_PER_READ = 100;
  */
 export const RECENT_IDS = 2_000;
 
-/** key → offset of first occurrences written lately: `current` fills up, then becomes `previous`. */
-interface Recent {
-  current: Map<string, bigint>;
-  previous: Map<string, bigint>;
+/** key → offset of first occurrences written lately, from `sinceMs` (their earliest ingest time). */
+interface Generation {
+  readonly ids: Map<string, bigint>;
+  sinceMs: number;
 }
 
-function recentOffset(recent: Recent | undefined, key: string): bigint | undefined {
-  return recent?.current.get(key) ?? recent?.previous.get(key);
+function lookUp(
+  generation: Generation | undefined,
+  key: string,
+  atMs: number,
+  forMs: number,
+): bigint | undefined {
+  return generation !== undefined && atMs - generation.sinceMs < forMs ? generation.ids.get(key) : undefined;
+}
+
+/** `current` fills up, then becomes `previous`; the previous one is dropped whole. */
+interface Recent {
+  current: Generation;
+  previous: Generation | undefined;
 }
 
 export interface Occurrence {
@@ -68,6 +79,11 @@ export class FirstSeenIndex {
   private readonly flushing = new Map<number, Map<string, Occurrence>>();
   /** Per partition: the first occurrences written lately (at least the last RECENT_IDS). */
   private readonly recent = new Map<number, Recent>();
+  /**
+   * A generation answers only while its oldest id is younger than this (half the horizon): past it,
+   * Cassandra's row may have expired and memory must not say "seen" where the index would not.
+   */
+  private readonly recentForMs: number;
   /** Per partition: which ids Cassandra may hold, so that the others are not read (job state). */
   private readonly filters = new Map<number, IdFilter>();
   private readonly select: string;
@@ -79,6 +95,7 @@ export class FirstSeenIndex {
     private readonly horizonSeconds: number,
     private readonly filterBits = DEFAULT_FILTER_BITS,
   ) {
+    this.recentForMs = (horizonSeconds * 1000) / 2;
     this.select = `SELECT record_id, source_offset FROM ${keyspace}.record_first_seen_by_partition WHERE source_partition = ? AND bucket = ? AND customer_id = ? AND record_id IN ?`;
     this.insert = `INSERT INTO ${keyspace}.record_first_seen_by_partition (source_partition, bucket, customer_id, record_id, source_offset) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?`;
   }
@@ -115,10 +132,9 @@ export class FirstSeenIndex {
     const filter = this.filters.get(partition);
     const groups = new Map<string, { customerId: string; bucket: number; ids: Set<string> }>();
     const flushing = this.flushing.get(partition);
-    const recent = this.recent.get(partition);
     for (const o of occurrences) {
       const key = idKey(o.customerId, o.recordId);
-      if (pending.has(key) || flushing?.has(key) === true || recentOffset(recent, key) !== undefined)
+      if (pending.has(key) || flushing?.has(key) === true || this.recentOffset(o, key) !== undefined)
         continue;
       if (filter !== undefined && !filter.mightContain(key, o.timestampMs)) continue; // certainly not in Cassandra
       const bucket = firstSeenBucket(o.recordId);
@@ -159,7 +175,7 @@ export class FirstSeenIndex {
     const first =
       pending.get(key)?.offset ??
       this.flushing.get(occurrence.partition)?.get(key)?.offset ??
-      recentOffset(this.recent.get(occurrence.partition), key) ??
+      this.recentOffset(occurrence, key) ??
       this.known.get(occurrence.partition)?.get(key);
     if (first !== undefined && first < occurrence.offset) return true;
     if (first === undefined || occurrence.offset < first) {
@@ -200,15 +216,25 @@ export class FirstSeenIndex {
     if (this.flushing.get(partition) !== pending) return; // reset meanwhile
     this.flushing.delete(partition);
     let recent = this.recent.get(partition);
-    if (recent === undefined) {
-      recent = { current: new Map(), previous: new Map() };
-      this.recent.set(partition, recent);
-    }
     for (const [key, o] of pending) {
-      if (recent.current.size >= RECENT_IDS) recent = { current: new Map(), previous: recent.current };
-      recent.current.set(key, o.offset);
+      if (recent === undefined || recent.current.ids.size >= RECENT_IDS) {
+        recent = { current: { ids: new Map(), sinceMs: o.timestampMs }, previous: recent?.current };
+        this.recent.set(partition, recent);
+      }
+      recent.current.ids.set(key, o.offset);
+      recent.current.sinceMs = Math.min(recent.current.sinceMs, o.timestampMs);
     }
-    this.recent.set(partition, recent);
+  }
+
+  /** The offset memory holds for this id, from a generation still young enough to answer. */
+  private recentOffset(occurrence: Occurrence, key: string): bigint | undefined {
+    const recent = this.recent.get(occurrence.partition);
+    if (recent === undefined) return undefined;
+    const atMs = occurrence.timestampMs;
+    return (
+      lookUp(recent.current, key, atMs, this.recentForMs) ??
+      lookUp(recent.previous, key, atMs, this.recentForMs)
+    );
   }
 
   /** Forgets what was not written (after a restore, those records are handled again). */

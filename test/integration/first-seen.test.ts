@@ -68,6 +68,11 @@ describe('first-seen index', () => {
       expect(reads()).toBe(before);
       await index.flush(0);
 
+      // Half a horizon later memory no longer answers (Cassandra's row may have expired): it reads.
+      const late = { ...occurrence(7, 350n), timestampMs: occurrence(7, 0n).timestampMs + 43_200_000 };
+      expect(await handle(index, [late])).toEqual([true]);
+      expect(reads()).toBe(before + 1);
+
       // After a restore the memory is gone: the table answers, with the same verdicts.
       index.reset();
       expect(await handle(index, [occurrence(5, 400n), occurrence(1_000, 401n)])).toEqual([true, false]);
