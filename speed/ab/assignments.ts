@@ -100,22 +100,33 @@ export async function assignVariant(
 /**
  * Experiments and overrides for the delivery job. Before a batch, at most once per `checkEveryMs`, a
  * one-row query tells whether anything changed (latest update, number of overrides); only then is
- * everything reloaded. So a change applies within that time, from the next batch on.
+ * everything reloaded. So a change applies within that time, from the next batch on. Batches of
+ * several partitions prepare at once: while one reloads, the others wait for that reload (they used
+ * to go on with the old assignments, so a customer could get the variant it had just been moved off).
  */
 export class AssignmentCache {
   private experiments = new Map<string, Experiment>();
   private overrides = new Map<string, string>();
   private version = '';
   private checkedAt = Number.NEGATIVE_INFINITY;
+  private checking: Promise<void> | undefined;
 
   constructor(
     private readonly pool: PgPool,
     private readonly checkEveryMs = 1_000,
   ) {}
 
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
+    if (this.checking !== undefined) return this.checking;
+    if (performance.now() - this.checkedAt < this.checkEveryMs) return Promise.resolve();
+    this.checking = this.check().finally(() => {
+      this.checking = undefined;
+    });
+    return this.checking;
+  }
+
+  private async check(): Promise<void> {
     const now = performance.now();
-    if (now - this.checkedAt < this.checkEveryMs) return;
     const probe = await this.pool.query<{ v: string }>(
       `SELECT concat_ws('|', (SELECT max(updated_at) FROM ab_experiments), (SELECT count(*) FROM ab_experiments),
               (SELECT max(updated_at) FROM ab_assignments), (SELECT count(*) FROM ab_assignments)) AS v`,
