@@ -8,6 +8,7 @@ import type { PgPool } from '../../core/postgres/index.js';
 import { addCustomer } from '../../core/tenants/customers.js';
 import { AssignmentCache, assignVariant, setExperiment } from '../../speed/ab/assignments.js';
 import { pgPool } from '../helpers/context.js';
+import { intercept } from '../helpers/intercept.js';
 import { speedWorld } from '../helpers/speed.js';
 
 /** The real pool, holding every query after the first (the change probe) until `release`; `reloading` resolves when the second (the reload) is asked for. */
@@ -17,21 +18,19 @@ function gated(real: PgPool): { pool: PgPool; reloading: Promise<void>; release:
   let release = (): void => undefined;
   const reloading = new Promise<void>((resolve) => (reloadingResolve = resolve));
   const open = new Promise<void>((resolve) => (release = resolve));
-  const pool = new Proxy(real, {
-    get(target, property, receiver) {
-      if (property === 'query')
-        return async (...args: Parameters<PgPool['query']>) => {
-          queries += 1;
-          if (queries > 1) {
-            reloadingResolve();
-            await open;
-          }
-          return (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
-        };
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  const pool = intercept(
+    real,
+    'query',
+    (query) =>
+      (async (...args: unknown[]) => {
+        queries += 1;
+        if (queries > 1) {
+          reloadingResolve();
+          await open;
+        }
+        return (query as (...a: unknown[]) => Promise<unknown>)(...args);
+      }) as PgPool['query'],
+  );
   return { pool, reloading, release };
 }
 

@@ -9,6 +9,7 @@ import type { CassandraClient } from '../../core/cassandra/index.js';
 import { FirstSeenIndex, RECENT_IDS, type Occurrence } from '../../speed/runtime/first-seen.js';
 import { IdFilter } from '../../speed/runtime/id-filter.js';
 import { cassandraClient } from '../helpers/context.js';
+import { intercept } from '../helpers/intercept.js';
 import { ingestWorld } from '../helpers/ingest.js';
 
 const client = cassandraClient();
@@ -16,18 +17,16 @@ const client = cassandraClient();
 /** The real client, counting the index reads that go through it. */
 function counting(real: CassandraClient): { client: CassandraClient; reads: () => number } {
   let reads = 0;
-  const proxy = new Proxy(real, {
-    get(target, property, receiver) {
-      if (property === 'execute')
-        return (...args: Parameters<CassandraClient['execute']>) => {
-          if (args[0].trimStart().startsWith('SELECT')) reads += 1;
-          return target.execute(...args);
-        };
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return { client: proxy, reads: () => reads };
+  const client = intercept(
+    real,
+    'execute',
+    (execute) =>
+      ((...args: Parameters<CassandraClient['execute']>) => {
+        if (args[0].trimStart().startsWith('SELECT')) reads += 1;
+        return execute(...args);
+      }) as CassandraClient['execute'],
+  );
+  return { client, reads: () => reads };
 }
 
 const occurrence = (i: number, offset: bigint): Occurrence => ({
