@@ -97,6 +97,11 @@ const VARIABLES = {
   SPEED_BULK_FETCH_WAIT_MS: positiveInt.max(60_000).default(1_000),
   SPEED_BULK_NICE: z.coerce.number().int().min(0).max(19).default(10),
   USECASE_MODULES: z.string().optional(),
+  DUPLICATE_HORIZON_DAYS: positiveInt.max(365).default(7),
+  DUPLICATE_FILTER_BITS: positiveInt
+    .min(1024)
+    .max(2 ** 31)
+    .default(16 * 1024 * 1024),
 } as const;
 
 const EnvSchema = z.object(VARIABLES);
@@ -181,6 +186,13 @@ export interface Config {
     /** Compiled ES modules with extra use cases (each default-exports one). */
     readonly useCaseModules: readonly string[];
   };
+  /** How validation recognises a re-sent record (same customer and record_id): ingest/validation. */
+  readonly duplicates: {
+    /** How long a record id is remembered. */
+    readonly horizonDays: number;
+    /** Bits of each of the Bloom filter's three generations, per partition. */
+    readonly filterBits: number;
+  };
 }
 
 export const LOCAL_PG_USER = 'tributary';
@@ -264,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .map((p) => p.trim())
         .filter((p) => p !== ''),
     },
+    duplicates: { horizonDays: v.DUPLICATE_HORIZON_DAYS, filterBits: v.DUPLICATE_FILTER_BITS },
   };
 }
 

@@ -26,4 +26,4 @@ export {
 } from './contract/schemas.js';
 export { decodeJsonRecord, recordToJson } from './contract/json.js';
 export { validateRecord } from './contract/validate.js';
-export { UPSTREAM_OFFSET_HEADER, upstreamOffset } from './validation/index.js';
+export { RESENT_OF_HEADER, resentOf, UPSTREAM_OFFSET_HEADER, upstreamOffset } from './validation/index.js';

@@ -19,8 +19,7 @@ import { listDeployments, setStatus } from './deploy/deployments.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
-import { findUseCase, loadUseCaseModules, numberSetting } from './usecases/index.js';
-import { DEFAULT_FILTER_BITS, FirstSeenIndex } from './runtime/first-seen.js';
+import { findUseCase, loadUseCaseModules } from './usecases/index.js';
 import { ViewsLogic } from './views/views-logic.js';
 
 export const PLATFORM_JOBS = ['validation', 'master', 'views', 'delivery'] as const;
@@ -93,7 +92,7 @@ export async function startWorker(config: Config, logger: Logger, name: string):
   if (name === 'validation' || name === 'master') {
     const job =
       name === 'validation'
-        ? new ValidationJob({ config, kafka, registry, logger, metrics })
+        ? new ValidationJob({ config, kafka, cassandra, registry, logger, metrics })
         : new MasterJob({ config, kafka, cassandra, registry, logger, metrics });
     await job.start();
     return {
@@ -173,12 +172,6 @@ export async function startWorker(config: Config, logger: Logger, name: string):
         findingsTopic: config.topics.findings,
         metrics,
         defaults: deployment?.settings ?? {},
-        firstSeen: new FirstSeenIndex(
-          cassandra,
-          config.cassandra.keyspace,
-          numberSetting(deployment?.settings ?? {}, 'duplicate_horizon_days', 7) * 86_400,
-          numberSetting(deployment?.settings ?? {}, 'duplicate_filter_bits', DEFAULT_FILTER_BITS),
-        ),
       }),
       onPause: (reason) => {
         void setStatus(pool, parsed.usecase, parsed.variant, 'paused', reason)

@@ -1,6 +1,6 @@
 /**
- * The master dataset job: writes every record of `records.valid` to the Cassandra master dataset,
- * idempotently, and commits its input offsets only after those writes are acknowledged (every
+ * The master dataset job: writes every record of `records.valid` to the Cassandra master dataset —
+ * but not the copies validation marked as re-sent: the first occurrence is the record — idempotently, and commits its input offsets only after those writes are acknowledged (every
  * SPEED_COMMIT_INTERVAL_MS). A crash replays what came after the last commit; rewriting a record
  * stores the same row. It runs beside the use-case jobs, as the batch layer's intake, rather than
  * inside validation: a record's way to its feedback does not wait for Cassandra, and Kafka absorbs
@@ -22,6 +22,7 @@ import type { JobMetrics } from '../../core/job-metrics.js';
 import type { Logger } from '../../core/logger.js';
 import { retry } from '../../core/retry.js';
 import { RecordDeserializer, type RegistryClient } from '../serde/index.js';
+import { resentOf } from '../validation/headers.js';
 import { MasterDatasetWriter, type StoredRecord } from './writer.js';
 
 export const MASTER_JOB = 'master';
@@ -52,6 +53,8 @@ export class MasterJob {
   private running = false;
   private closing: Promise<void> | undefined;
   private written = 0;
+  /** Records validation marked as re-sent: not stored again. */
+  private resent = 0;
 
   constructor(private readonly options: MasterJobOptions) {
     const { config } = options;
@@ -85,8 +88,8 @@ export class MasterJob {
     });
   }
 
-  stats(): { written: number } {
-    return { written: this.written };
+  stats(): { written: number; resent: number } {
+    return { written: this.written, resent: this.resent };
   }
 
   async start(): Promise<void> {
@@ -141,9 +144,16 @@ export class MasterJob {
     // records nor the statements built for them ever all exist at once (memory stays flat while
     // the job catches up on a backlog).
     let written = 0;
+    let resent = 0;
     for (let i = 0; i < messages.length; i += WRITE_SLICE) {
       const slice: StoredRecord[] = [];
       for (const message of messages.slice(i, i + WRITE_SLICE)) {
+        // The first occurrence is the record (it is stored): a copy would overwrite its ingest time,
+        // or add a second row when its event day differs, so that batch and speed disagreed.
+        if (resentOf(message.headers) !== undefined) {
+          resent += 1;
+          continue;
+        }
         const decoded = this.deserializer.decode(message.value, message.key);
         // records.valid holds what validation accepted; anything else is not a record to store.
         if (!decoded.ok) {
@@ -163,6 +173,7 @@ export class MasterJob {
       await payload.heartbeat();
     }
     this.written += written; // counted once the whole batch is durable (a failed one is rewritten)
+    this.resent += resent;
   }
 
   /** Stops fetching, lets the batch in flight finish, commits, disconnects. Idempotent. */

@@ -1,9 +1,10 @@
-/** Headers that travel with dead letters (why, and where from) and with accepted records. */
+/** Headers that travel with dead letters (why, and where from; speed/runtime/job.ts) and with accepted records. */
 import type { IHeaders, KafkaMessage } from '../../core/kafka/index.js';
 
 export const HEADER = {
   errorCode: 'tributary.error.code',
   errorReason: 'tributary.error.reason',
+  errorStack: 'tributary.error.stack',
   job: 'tributary.job',
   sourceTopic: 'tributary.source.topic',
   sourcePartition: 'tributary.source.partition',
@@ -18,16 +19,6 @@ export interface Origin {
   readonly message: KafkaMessage;
 }
 
-export function originHeaders(origin: Origin): IHeaders {
-  return {
-    ...(origin.message.headers ?? {}),
-    [HEADER.sourceTopic]: origin.topic,
-    [HEADER.sourcePartition]: String(origin.partition),
-    [HEADER.sourceOffset]: origin.message.offset,
-    [HEADER.sourceTimestamp]: origin.message.timestamp,
-  };
-}
-
 /**
  * The one header of an accepted record passed on to `records.valid`: its offset in `records`. It goes
  * to the same partition number, so (partition, this offset) identifies the record, and a consumer
@@ -37,24 +28,33 @@ export function originHeaders(origin: Origin): IHeaders {
  */
 export const UPSTREAM_OFFSET_HEADER = 'tributary.offset';
 
-export function passOnHeaders(origin: Origin): IHeaders {
-  return { [UPSTREAM_OFFSET_HEADER]: origin.message.offset };
+/**
+ * On a re-sent record (the customer sent a record with the same record_id before, within
+ * DUPLICATE_HORIZON_DAYS): the `records` offset of that first occurrence. Decided once, by
+ * validation, so that every job downstream treats the copy alike — data-quality reports it, the
+ * views and profiles do not count it again (the master dataset stores it once).
+ */
+export const RESENT_OF_HEADER = 'tributary.resent-of';
+
+export function passOnHeaders(origin: Origin, resentOf?: bigint): IHeaders {
+  return resentOf === undefined
+    ? { [UPSTREAM_OFFSET_HEADER]: origin.message.offset }
+    : { [UPSTREAM_OFFSET_HEADER]: origin.message.offset, [RESENT_OF_HEADER]: String(resentOf) };
+}
+
+function offsetHeader(headers: IHeaders | undefined, name: string): bigint | undefined {
+  const text = headerText(headers, name);
+  return text === undefined || !/^\d+$/.test(text) ? undefined : BigInt(text);
 }
 
 /** The upstream offset of a records.valid message, if it carries one. */
 export function upstreamOffset(headers: IHeaders | undefined): bigint | undefined {
-  const text = headerText(headers, UPSTREAM_OFFSET_HEADER);
-  return text === undefined || !/^\d+$/.test(text) ? undefined : BigInt(text);
+  return offsetHeader(headers, UPSTREAM_OFFSET_HEADER);
 }
 
-export function deadLetterHeaders(origin: Origin, job: string, code: string, reason: string): IHeaders {
-  return {
-    ...originHeaders(origin),
-    [HEADER.job]: job,
-    [HEADER.errorCode]: code,
-    // Kafka headers have no hard limit, but a reason is a sentence, not a dump.
-    [HEADER.errorReason]: reason.length > 2_000 ? `${reason.slice(0, 2_000)}…` : reason,
-  };
+/** For a re-sent record on records.valid, the `records` offset of its first occurrence. */
+export function resentOf(headers: IHeaders | undefined): bigint | undefined {
+  return offsetHeader(headers, RESENT_OF_HEADER);
 }
 
 /** A header value as text (kafkajs gives Buffers, strings or arrays of them). */

@@ -1,2 +1,9 @@
 export { ValidationJob, VALIDATION_JOB, type ValidationJobOptions, type ValidationStats } from './job.js';
-export { HEADER, headerText, UPSTREAM_OFFSET_HEADER, upstreamOffset } from './headers.js';
+export {
+  HEADER,
+  headerText,
+  RESENT_OF_HEADER,
+  resentOf,
+  UPSTREAM_OFFSET_HEADER,
+  upstreamOffset,
+} from './headers.js';

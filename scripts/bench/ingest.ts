@@ -162,7 +162,7 @@ export async function benchIngest(baseConfig: Config, logger: Logger, records: n
       note: 'eachBatch that does nothing',
     });
     const groupId = `bench-validation-${Date.now()}`;
-    const job = new ValidationJob({ config, kafka, registry, logger, groupId });
+    const job = new ValidationJob({ config, kafka, cassandra, registry, logger, groupId });
     began = performance.now();
     await job.start();
     const total = records;
@@ -180,7 +180,8 @@ export async function benchIngest(baseConfig: Config, logger: Logger, records: n
     const master = new MasterJob({ config, kafka, cassandra, registry, logger });
     began = performance.now();
     await master.start();
-    while (master.stats().written < passedOn) await new Promise((r) => setTimeout(r, 100));
+    while (master.stats().written + master.stats().resent < passedOn)
+      await new Promise((r) => setTimeout(r, 100));
     const masterMs = performance.now() - began;
     await master.close();
     const masterRate = perSecond(passedOn, masterMs);

@@ -1,15 +1,16 @@
 /**
- * Exact duplicate detection with bounded memory: where each (customer, record_id) first appeared in
- * the input topic is kept in Cassandra (`record_first_seen_by_partition`), not in the job's memory. A
- * customer's records all travel in one partition, so the input offset orders them totally: a record
- * is a duplicate when the same id was seen at a smaller offset. Writes use USING TIMESTAMP
- * 2^62 − offset so the earliest occurrence wins whatever the write order, which makes replays decide
- * exactly alike. First occurrences wait in memory for the next checkpoint and are written then,
- * grouped by (input partition, bucket); a Bloom filter in the job's state spares the read of ids
- * certainly never seen, and the ids written lately stay in memory (RECENT_IDS per partition), so
+ * Exact detection of re-sent records with bounded memory: where each (customer, record_id) first
+ * appeared in the `records` topic is kept in Cassandra (`record_first_seen_upstream`), not in memory.
+ * The validation job keeps it and marks re-sent records on their way to records.valid, so every job
+ * downstream agrees on them. A customer's records all travel in one partition, so the offset orders
+ * them totally: a record is re-sent when the same id was seen at a smaller offset. Writes use USING
+ * TIMESTAMP 2^62 − offset so the earliest occurrence wins whatever the write order, which makes
+ * replays decide exactly alike. First occurrences wait in memory for the next checkpoint and are
+ * written then, grouped by (partition, bucket); a Bloom filter in the job's state spares the read of
+ * ids certainly never seen, and the ids written lately stay in memory (RECENT_IDS per partition), so
  * reads are for ids re-sent long after, and false positives, only. A read sits on the record's way to
  * feedback (and waits out Cassandra's GC pauses): at 2,000 records/s with 1 % re-sent, ~6 batches a
- * second waited for one; none do now.
+ * second waited for one when every read went to Cassandra; none do now.
  */
 import { runBounded, writeByPartition, type CassandraClient } from '../../core/cassandra/index.js';
 import { fnv1a32 } from '../../core/hash.js';
@@ -96,8 +97,8 @@ export class FirstSeenIndex {
     private readonly filterBits = DEFAULT_FILTER_BITS,
   ) {
     this.recentForMs = (horizonSeconds * 1000) / 2;
-    this.select = `SELECT record_id, source_offset FROM ${keyspace}.record_first_seen_by_partition WHERE source_partition = ? AND bucket = ? AND customer_id = ? AND record_id IN ?`;
-    this.insert = `INSERT INTO ${keyspace}.record_first_seen_by_partition (source_partition, bucket, customer_id, record_id, source_offset) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?`;
+    this.select = `SELECT record_id, source_offset FROM ${keyspace}.record_first_seen_upstream WHERE source_partition = ? AND bucket = ? AND customer_id = ? AND record_id IN ?`;
+    this.insert = `INSERT INTO ${keyspace}.record_first_seen_upstream (source_partition, bucket, customer_id, record_id, source_offset) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?`;
   }
 
   /**
@@ -168,8 +169,11 @@ export class FirstSeenIndex {
     this.known.set(partition, known);
   }
 
-  /** True when this id was seen before at a smaller offset; records the occurrence otherwise. */
-  isDuplicate(occurrence: Occurrence): boolean {
+  /**
+   * The offset where this id was seen before, when it was (the record is re-sent); otherwise
+   * undefined, and the occurrence is recorded as the first.
+   */
+  earlierOffset(occurrence: Occurrence): bigint | undefined {
     const pending = this.pendingOf(occurrence.partition);
     const key = idKey(occurrence.customerId, occurrence.recordId);
     const first =
@@ -177,12 +181,12 @@ export class FirstSeenIndex {
       this.flushing.get(occurrence.partition)?.get(key)?.offset ??
       this.recentOffset(occurrence, key) ??
       this.known.get(occurrence.partition)?.get(key);
-    if (first !== undefined && first < occurrence.offset) return true;
+    if (first !== undefined && first < occurrence.offset) return first;
     if (first === undefined || occurrence.offset < first) {
       pending.set(key, occurrence);
       this.filters.get(occurrence.partition)?.add(key, occurrence.timestampMs);
     }
-    return false;
+    return undefined;
   }
 
   /**

@@ -30,7 +30,7 @@ import {
 import type { Logger } from '../../core/logger.js';
 import { retry } from '../../core/retry.js';
 import { JobMetrics } from '../../core/job-metrics.js';
-import { upstreamOffset } from '../../ingest/index.js';
+import { HEADER, upstreamOffset } from '../../ingest/validation/headers.js';
 import { prepareJobTopics, positionNewGroup, type StartFrom } from './topics.js';
 import { FailureWindow } from './failures.js';
 import { Rejection, type InputMessage, type JobLogic, type OutputMessage } from './logic.js';
@@ -41,6 +41,10 @@ export interface JobOptions<T> {
   readonly name: string;
   /** Prefix of the group, state and dead-letter topics (TRIBUTARY_NAMESPACE). */
   readonly namespace: string;
+  /** The consumer group; by default `<namespace>.job.<name>`. */
+  readonly groupId?: string;
+  /** Where rejected input and use-case errors go; by default `<namespace>.dlq.<name>`. */
+  readonly deadLetterTopic?: string;
   readonly kafka: Kafka;
   readonly logger: Logger;
   readonly inputTopic: string;
@@ -124,9 +128,9 @@ export class Job<T> {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: JobOptions<T>) {
-    this.groupId = `${options.namespace}.job.${options.name}`;
+    this.groupId = options.groupId ?? `${options.namespace}.job.${options.name}`;
     this.stateTopic = `${options.namespace}.state.${options.name}`;
-    this.deadLetterTopic = `${options.namespace}.dlq.${options.name}`;
+    this.deadLetterTopic = options.deadLetterTopic ?? `${options.namespace}.dlq.${options.name}`;
     this.metrics = options.metrics ?? new JobMetrics(options.name);
     this.logger = options.logger.child({ job: options.name });
     this.commitIntervalMs = options.commitIntervalMs ?? 1_000;
@@ -455,17 +459,20 @@ export class Job<T> {
   private deadLetter(input: InputMessage, error: unknown): Message {
     const code = error instanceof Rejection ? error.code : 'USECASE_ERROR';
     this.metrics.deadLetters.inc({ code });
+    const reason = describeError(error);
     const headers: IHeaders = {
       ...(input.message.headers ?? {}),
-      'tributary.job': this.options.name,
-      'tributary.error.code': code,
-      'tributary.error.reason': describeError(error).slice(0, 2_000),
-      'tributary.source.topic': this.options.inputTopic,
-      'tributary.source.partition': String(input.partition),
-      'tributary.source.offset': input.message.offset,
+      [HEADER.job]: this.options.name,
+      [HEADER.errorCode]: code,
+      // Kafka headers have no hard limit, but a reason is a sentence, not a dump.
+      [HEADER.errorReason]: reason.length > 2_000 ? `${reason.slice(0, 2_000)}…` : reason,
+      [HEADER.sourceTopic]: this.options.inputTopic,
+      [HEADER.sourcePartition]: String(input.partition),
+      [HEADER.sourceOffset]: input.message.offset,
+      [HEADER.sourceTimestamp]: input.message.timestamp,
     };
     if (!(error instanceof Rejection) && error instanceof Error && error.stack !== undefined) {
-      headers['tributary.error.stack'] = error.stack.slice(0, 4_000);
+      headers[HEADER.errorStack] = error.stack.slice(0, 4_000);
     }
     return { key: input.message.key, value: input.message.value, headers };
   }
@@ -484,6 +491,7 @@ export class Job<T> {
         value: out.value,
         ...(out.headers === undefined ? {} : { headers: out.headers }),
         ...(out.timestamp === undefined ? {} : { timestamp: out.timestamp }),
+        ...(out.partition === undefined ? {} : { partition: out.partition }),
       });
     }
     if (dead.length > 0) byTopic.set(this.deadLetterTopic, [...dead]);

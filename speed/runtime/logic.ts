@@ -16,8 +16,10 @@ export interface InputMessage {
 
 export interface OutputMessage {
   readonly topic: string;
-  readonly key: string;
-  readonly value: Buffer | string;
+  readonly key: Buffer | string | null;
+  readonly value: Buffer | string | null;
+  /** The output partition; by default the producer's partitioner chooses by key. */
+  readonly partition?: number;
   readonly headers?: IHeaders;
   readonly timestamp?: string;
 }

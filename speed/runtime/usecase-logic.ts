@@ -6,16 +6,15 @@
 import { findingId, type Finding } from '../../core/finding.js';
 import type { PgPool } from '../../core/postgres/index.js';
 import type { TributaryRecord } from '../../core/record.js';
-import { RecordDeserializer, type Decoded, type SchemaSource } from '../../ingest/serde/index.js';
+import { resentOf } from '../../ingest/validation/headers.js';
+import { RecordDeserializer, type SchemaSource } from '../../ingest/serde/index.js';
 import { encodeFinding } from '../findings.js';
 import type { UseCase } from '../usecases/index.js';
 import { Rejection, type Emitter, type InputMessage, type JobLogic } from './logic.js';
 import type { JobMetrics } from '../../core/job-metrics.js';
 import { addToProfile, NO_BATCH_PROFILES, profileReader, type BatchProfiles } from './profile.js';
-import type { FirstSeenIndex } from './first-seen.js';
 import { SettingsCache } from './settings.js';
 import type { KeyedState } from './state.js';
-import type { StateExtension } from './store.js';
 
 export interface UseCaseLogicOptions {
   readonly useCase: UseCase;
@@ -27,15 +26,11 @@ export interface UseCaseLogicOptions {
   readonly batchProfiles?: BatchProfiles;
   /** The deployment's settings: defaults under each customer's own settings. */
   readonly defaults?: Readonly<Record<string, unknown>>;
-  /** Where first occurrences of record ids are kept, for use cases with `needsDuplicates`. */
-  readonly firstSeen?: FirstSeenIndex;
 }
 
 export class UseCaseLogic implements JobLogic<TributaryRecord> {
   private readonly deserializer: RecordDeserializer;
   private readonly settings: SettingsCache;
-  /** Decoded in prepare when the duplicate index needs the ids before handling. */
-  private readonly decoded = new Map<InputMessage, Decoded>();
   /** The deployment's defaults under each customer's settings, merged once per settings load. */
   private readonly merged = new Map<
     string,
@@ -52,35 +47,10 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
     const customers = new Set<string>();
     for (const input of inputs) if (input.message.key !== null) customers.add(input.message.key.toString());
     await this.settings.load(customers);
-    // Also drops what another partition's batch, prepared concurrently, has not used yet: that one
-    // decodes those records again. Keeping them per partition saved data-quality some CPU but held
-    // several fetches decoded at once (1M-record drain: peak RSS ~385 MB instead of ~350).
-    this.decoded.clear();
-    const partition = inputs[0]?.partition;
-    const firstSeen = this.options.firstSeen;
-    if (this.options.useCase.needsDuplicates !== true || firstSeen === undefined || partition === undefined)
-      return;
-    const occurrences = [];
-    for (const input of inputs) {
-      const decoded = this.deserializer.decode(input.message.value, input.message.key);
-      this.decoded.set(input, decoded);
-      if (decoded.ok) {
-        occurrences.push({
-          customerId: decoded.record.customer_id,
-          recordId: decoded.record.record_id,
-          partition: input.partition,
-          offset: BigInt(input.message.offset),
-          timestampMs: input.timestampMs,
-        });
-      }
-    }
-    await firstSeen.load(partition, occurrences);
   }
 
   decode(input: InputMessage): TributaryRecord {
-    const prepared = this.decoded.get(input);
-    if (prepared !== undefined) this.decoded.delete(input); // decoded once; let it go as soon as used
-    const decoded = prepared ?? this.deserializer.decode(input.message.value, input.message.key);
+    const decoded = this.deserializer.decode(input.message.value, input.message.key);
     if (!decoded.ok) throw new Rejection(decoded.code, decoded.reason);
     return decoded.record;
   }
@@ -95,33 +65,10 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
     return settings;
   }
 
-  async checkpoint(partition: number): Promise<void> {
-    await this.options.firstSeen?.flush(partition);
-  }
-
-  restored(): void {
-    this.options.firstSeen?.reset();
-  }
-
-  extensions(partition: number): ReadonlyMap<string, StateExtension> {
-    const { firstSeen, useCase } = this.options;
-    return firstSeen === undefined || useCase.needsDuplicates !== true
-      ? new Map()
-      : new Map([['first-seen', firstSeen.extension(partition)]]);
-  }
-
   handle(record: TributaryRecord, input: InputMessage, state: KeyedState, emit: Emitter): void {
     const { useCase, variant } = this.options;
-    const duplicate =
-      useCase.needsDuplicates === true && this.options.firstSeen !== undefined
-        ? this.options.firstSeen.isDuplicate({
-            customerId: record.customer_id,
-            recordId: record.record_id,
-            partition: input.partition,
-            offset: BigInt(input.message.offset),
-            timestampMs: input.timestampMs,
-          })
-        : false;
+    // Validation decided it, once for every job (ingest/validation/logic.ts).
+    const duplicate = resentOf(input.message.headers) !== undefined;
     const drafts = useCase.process(record, {
       duplicate,
       variant,
@@ -130,7 +77,8 @@ export class UseCaseLogic implements JobLogic<TributaryRecord> {
       profile: profileReader(state, this.options.batchProfiles ?? NO_BATCH_PROFILES, record),
       ingestTimeMs: input.timestampMs,
     });
-    if (useCase.needsProfile) addToProfile(state, record);
+    // A re-sent record is one record: the master dataset stores it once, the batch layer counts it once.
+    if (useCase.needsProfile && !duplicate) addToProfile(state, record);
     for (const draft of drafts) {
       const finding: Finding = {
         findingId: findingId(useCase.name, variant, record.customer_id, [...draft.recordIds, draft.code]),

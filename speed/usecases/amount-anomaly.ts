@@ -3,7 +3,7 @@
  * the merged (batch + realtime) profile of the 60 days before the record, once that profile holds at
  * least 30 records. Variant A compares with the customer's profile over all categories, variant B
  * with the profile of the record's category. The A/B post-filter chooses per customer which one the
- * customer receives.
+ * customer receives. A re-sent record was judged when it first came, and is not in the profile twice.
  */
 import { numberSetting, type UseCase } from './contract.js';
 
@@ -13,7 +13,8 @@ export const amountAnomaly: UseCase = {
     'amounts far from the customer’s own history (|z| > 4, ≥ 30 records); A: all categories, B: per category',
   variants: ['A', 'B'],
   needsProfile: true,
-  process(record, { variant, profile, settings }) {
+  process(record, { variant, profile, settings, duplicate }) {
+    if (duplicate) return [];
     const moments = variant === 'B' ? profile.category(record.category) : profile.overall();
     const minimum = numberSetting(settings, 'anomaly_min_records', 30);
     const threshold = numberSetting(settings, 'anomaly_z', 4);

@@ -35,8 +35,10 @@ export interface UseCaseContext {
   /** When the platform received the record (deterministic: the records topic's timestamp). */
   readonly ingestTimeMs: number;
   /**
-   * For use cases with `needsDuplicates`: true when this customer sent a record with the same
-   * record_id before (within the duplicate horizon), false for the first occurrence.
+   * True when this customer sent a record with the same record_id before (within
+   * DUPLICATE_HORIZON_DAYS), false for the first occurrence: decided once, upstream, so every use
+   * case agrees. A re-sent record is one record: it is not added to the profile again, and a use
+   * case that counts records should not count it either.
    */
   readonly duplicate: boolean;
 }
@@ -55,8 +57,6 @@ export interface UseCase {
   readonly variants: readonly string[];
   /** Ask the runtime to keep the customer's profile (daily aggregates, 60 days) for `ctx.profile`. */
   readonly needsProfile: boolean;
-  /** Ask the runtime to tell re-sent record ids apart (`ctx.duplicate`); exact, kept in Cassandra. */
-  readonly needsDuplicates?: boolean;
   process(record: TributaryRecord, context: UseCaseContext): readonly FindingDraft[];
 }
 

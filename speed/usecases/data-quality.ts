@@ -2,9 +2,9 @@
  * data-quality: a finding per problem in a record — unknown currency or country code, an amount of
  * zero or absurdly large, an event time in the future (> 5 min) or older than the retention window, a
  * record_id already seen for that customer, a missing merchant where the customer requires one.
- * Times are judged against the record's ingest time, so a replay judges alike. Duplicates come from
- * the runtime's first-seen index (exact, in Cassandra, not in memory): re-sent ids within the
- * deployment's `duplicate_horizon_days` (default 7).
+ * Times are judged against the record's ingest time, so a replay judges alike. Duplicates are the
+ * records validation marked as re-sent (exact, from its first-seen index in Cassandra): ids sent
+ * again within DUPLICATE_HORIZON_DAYS (default 7).
  */
 import { CURRENCIES, COUNTRIES } from './codes.js';
 import { numberSetting, type FindingDraft, type UseCase } from './contract.js';
@@ -17,7 +17,6 @@ export const dataQuality: UseCase = {
   description: 'one finding per problem in a record (codes, amounts, times, duplicates, missing merchant)',
   variants: [''],
   needsProfile: false,
-  needsDuplicates: true,
   process(record, { settings, ingestTimeMs, duplicate }) {
     const findings: FindingDraft[] = [];
     const ids = [record.record_id];
@@ -39,7 +38,7 @@ export const dataQuality: UseCase = {
       add('STALE_EVENT', { age_days: String(Math.floor((ingestTimeMs - eventMs) / DAY)) });
     if (record.merchant === null && settings.merchant_required === true) add('MISSING_MERCHANT');
 
-    // The runtime knows exactly whether this id came before (within the duplicate horizon).
+    // Validation knows exactly whether this id came before (within the duplicate horizon).
     if (duplicate) add('DUPLICATE_RECORD');
     return findings;
   },

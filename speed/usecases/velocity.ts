@@ -4,8 +4,8 @@
  * of event-time order: for each record, the busiest 60-second window containing it is found, and a
  * finding is raised when that record makes it exceed N (so one burst gives one finding, naming the
  * records of the window). An account's events are kept for 10 minutes of ingest time. A re-sent
- * record (a record_id the account's window already holds) is not counted again: it is one record,
- * and the master dataset stores it once.
+ * record (marked by validation, or a record_id the account's window already holds) is not counted
+ * again: it is one record, and the master dataset stores it once.
  */
 import { numberSetting, type UseCase } from './contract.js';
 
@@ -35,7 +35,8 @@ export const velocity: UseCase = {
     'more than N records of one account within 60 s of event time (N: velocity_max_records, default 10)',
   variants: [''],
   needsProfile: false,
-  process(record, { state, settings, ingestTimeMs }) {
+  process(record, { state, settings, ingestTimeMs, duplicate }) {
+    if (duplicate) return [];
     const limit = numberSetting(settings, 'velocity_max_records', 10);
     const key = `acct|${record.customer_id}|${record.account_id}`;
     const stored = state.get(key);

@@ -1,5 +1,5 @@
 /**
- * The realtime views job: folds every valid record into the aggregates of its (customer, ingest
+ * The realtime views job: folds every valid record (not the copies validation marked as re-sent) into the aggregates of its (customer, ingest
  * hour, event day, category) and, at each checkpoint, upserts the aggregates changed since the last
  * one whole into `realtime_aggregates` — idempotent, never an increment. The aggregates live in the job's state
  * (restored from its checkpoints), so a replay after a crash rewrites the same values and no view
@@ -13,6 +13,7 @@ import {
   type PartitionedStatement,
 } from '../../core/cassandra/index.js';
 import type { TributaryRecord } from '../../core/record.js';
+import { resentOf } from '../../ingest/validation/headers.js';
 import { utcDay } from '../../ingest/master/keys.js';
 import { RecordDeserializer, type SchemaSource } from '../../ingest/serde/index.js';
 import { Rejection, type InputMessage, type JobLogic } from '../runtime/logic.js';
@@ -54,6 +55,8 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
   }
 
   handle(record: TributaryRecord, input: InputMessage, state: KeyedState): void {
+    // A re-sent record is one record: the master dataset stores its first occurrence only.
+    if (resentOf(input.message.headers) !== undefined) return;
     const hour = ingestHour(input.timestampMs);
     const key = `agg|${record.customer_id}|${hour}|${utcDay(record.event_time)}|${record.category}`;
     state.set(key, new AggregateValue(addRecord(aggregateOf(state.get(key)), record)), hour + HOUR + KEEP_MS);

@@ -37,10 +37,10 @@ const occurrence = (i: number, offset: bigint): Occurrence => ({
   timestampMs: 1_790_000_000_000 + Number(offset),
 });
 
-/** What data-quality does with a batch: load, then ask each record in order. */
+/** What validation does with a batch: load, then ask each record in order. */
 async function handle(index: FirstSeenIndex, batch: readonly Occurrence[]): Promise<boolean[]> {
   await index.load(0, batch);
-  return batch.map((o) => index.isDuplicate(o));
+  return batch.map((o) => index.earlierOffset(o) !== undefined);
 }
 
 describe('first-seen index', () => {

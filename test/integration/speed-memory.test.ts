@@ -1,8 +1,9 @@
 /**
- * Bounded memory on a backlog: a use-case job started on 1,000,000 waiting records catches up with
- * its resident memory staying under a fixed bound (bounded fetches, one batch in flight per
- * partition, state bounded by expiry). data-quality is the one whose duplicate detection would grow
- * with every record id if it were kept in memory.
+ * Bounded memory on a backlog: the validation job and a use-case job, started on 1,000,000 waiting
+ * records, catch up with their resident memory staying under a fixed bound (bounded fetches, one
+ * batch in flight per partition, state bounded by expiry). Validation is the one whose re-sent
+ * record detection would grow with every record id if it were kept in memory; data-quality reports
+ * what it marks.
  */
 import { describe, expect, it } from 'vitest';
 import { RecordProducer, RecordSerializer, RegistryClient, recordSubject } from '../../ingest/index.js';
@@ -15,17 +16,22 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const kafka = kafkaClient();
 const RECORDS = 1_000_000;
-const BOUND_MB = 400;
+/**
+ * Resident memory includes the garbage V8 collects lazily, and more of it the faster a job runs:
+ * validation peaked at 379–399 MB over six runs (it drains this backlog in ~30 s), and at 229 MB
+ * with `--max-old-space-size=192` (its live heap is far smaller). Ids kept in memory would take it
+ * past this bound long before 1M records.
+ */
+const BOUND_MB = 450;
 
 describe('a backlog of 1M records', () => {
   it(`keeps a job's memory under ${BOUND_MB} MB while it catches up`, { timeout: 900_000 }, async () => {
     const world = await speedWorld();
-    // The backlog goes straight to records.valid (what the use-case jobs read).
     const serializer = await RecordSerializer.create({
       registry: new RegistryClient({ url: world.env.SCHEMA_REGISTRY_URL ?? '' }),
       subject: recordSubject(world.config.topics.records),
     });
-    const producer = new RecordProducer(kafka, world.config.topics.valid, serializer);
+    const producer = new RecordProducer(kafka, world.config.topics.records, serializer);
     await producer.connect();
     let batch: { key: string; value: Buffer }[] = [];
     for (const item of generateStream({
@@ -45,27 +51,29 @@ describe('a backlog of 1M records', () => {
     await producer.sendRaw(batch);
     await producer.close();
 
-    const job = startCli(['speed', '--job', 'usecase.data-quality'], world.env);
-    await job.waitForOutput(/job usecase.data-quality running/);
-    const pid = job.child.pid ?? 0;
-    let peak = 0;
-    const samples: number[] = [];
-    const group = world.groups(['usecase.data-quality']);
+    const names = ['validation', 'usecase.data-quality'];
+    const jobs = names.map((name) => startCli(['speed', '--job', name], world.env));
+    for (const [i, job] of jobs.entries()) await job.waitForOutput(new RegExp(`job ${names[i]} running`));
+    const samples = names.map(() => [] as number[]);
+    const group = world.groups(names);
     await waitFor(
       async () => {
-        const rss = (await residentBytes(pid)) ?? 0;
-        samples.push(rss);
-        peak = Math.max(peak, rss);
+        for (const [i, job] of jobs.entries())
+          samples[i]?.push((await residentBytes(job.child.pid ?? 0)) ?? 0);
         return allCaughtUp(kafka, group);
       },
-      { timeoutMs: 800_000, intervalMs: 500, description: 'the job to drain the backlog' },
+      { timeoutMs: 800_000, intervalMs: 250, description: 'the jobs to drain the backlog' },
     );
-    expect(await job.stop()).toBe(0);
+    for (const job of jobs) expect(await job.stop()).toBe(0);
     const mb = (bytes: number): number => Math.round(bytes / 1048576);
-    process.stderr.write(
-      `[speed-memory] ${samples.length} samples, peak RSS ${mb(peak)} MB, last ${mb(samples.at(-1) ?? 0)} MB\n`,
-    );
-    expect(samples.length).toBeGreaterThan(10);
-    expect(mb(peak)).toBeLessThan(BOUND_MB);
+    for (const [i, name] of names.entries()) {
+      const taken = samples[i] ?? [];
+      const peak = Math.max(...taken);
+      process.stderr.write(
+        `[speed-memory] ${name}: ${taken.length} samples, peak RSS ${mb(peak)} MB, last ${mb(taken.at(-1) ?? 0)} MB\n`,
+      );
+      expect(taken.length).toBeGreaterThan(10);
+      expect(mb(peak)).toBeLessThan(BOUND_MB);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cassandraTypes } from '../../core/cassandra/index.js';
 import type { TributaryRecord } from '../../core/record.js';
 import {
+  RecordDeserializer,
   RecordProducer,
   RecordSerializer,
   RegistryClient,
@@ -16,7 +17,13 @@ import {
   utcDay,
 } from '../../ingest/index.js';
 import { MasterJob } from '../../ingest/master/index.js';
-import { HEADER, headerText, upstreamOffset, ValidationJob } from '../../ingest/validation/index.js';
+import {
+  HEADER,
+  headerText,
+  resentOf,
+  upstreamOffset,
+  ValidationJob,
+} from '../../ingest/validation/index.js';
 import { BAD_KINDS, badBytes } from '../../scripts/generate/index.js';
 import { cassandraClient, kafkaClient, logger } from '../helpers/context.js';
 import { ingestWorld, type IngestWorld } from '../helpers/ingest.js';
@@ -56,7 +63,14 @@ function record(customer: string, i: number): TributaryRecord {
 /** Runs validation, then the master dataset job, each until it committed its whole input. */
 async function runUntilDrained(world: IngestWorld): Promise<ValidationJob> {
   const registry = new RegistryClient({ url: registryUrl });
-  const job = new ValidationJob({ config: world.config, kafka, registry, logger, groupId: world.groupId });
+  const job = new ValidationJob({
+    config: world.config,
+    kafka,
+    cassandra,
+    registry,
+    logger,
+    groupId: world.groupId,
+  });
   await job.start();
   const topic = world.config.topics.records;
   const end = await endOffsetSum(kafka, topic);
@@ -117,6 +131,19 @@ describe('validation job', () => {
       expect(inputAt.get(`${v.partition}:${String(upstreamOffset(v.message.headers))}`)).toEqual(
         v.message.value,
       );
+    // The 10 re-sends are marked with the offset of their first occurrence; nothing else is.
+    const idAt = new Map(
+      valid.map((v) => [`${v.partition}:${String(upstreamOffset(v.message.headers))}`, v.message.value]),
+    );
+    const marked = valid.filter((v) => resentOf(v.message.headers) !== undefined);
+    expect(marked).toHaveLength(10);
+    for (const m of marked) {
+      const first = resentOf(m.message.headers) ?? -1n;
+      expect(first).toBeLessThan(upstreamOffset(m.message.headers) ?? -1n);
+      expect(idAt.get(`${m.partition}:${String(first)}`)).toEqual(m.message.value);
+    }
+    expect(job.stats()).toMatchObject({ resent: 10 });
+
     const codes = dead.map((d) => headerText(d.message.headers, HEADER.errorCode)).sort();
     expect(codes).toEqual(
       [
@@ -167,6 +194,56 @@ describe('validation job', () => {
     expect(row.rows[0]?.get('amount_minor')).toBe(sample.amount_minor);
     expect((row.rows[0]?.get('event_time') as Date).getTime()).toBe(sample.event_time.getTime());
     expect(Number(row.rows[0]?.get('ttl'))).toBeGreaterThan(60 * 86_400);
+  });
+
+  it('marks re-sent records across a restart, and the master dataset keeps their first occurrence', async () => {
+    const world = await ingestWorld(registryUrl);
+    const customer = uniqueName('cust');
+    const serializer = await RecordSerializer.create({
+      registry: new RegistryClient({ url: registryUrl }),
+      subject: recordSubject(world.config.topics.records),
+    });
+    const send = async (records: TributaryRecord[]): Promise<void> => {
+      const producer = new RecordProducer(kafka, world.config.topics.records, serializer);
+      await producer.connect();
+      await producer.send(records);
+      await producer.close();
+    };
+    const first = Array.from({ length: 50 }, (_, i) => record(customer, i));
+    await send(first);
+    expect((await runUntilDrained(world)).stats()).toMatchObject({ in: 50, accepted: 50, resent: 0 });
+
+    // A new job instance: what it knows of the first 50 comes from its restored state and Cassandra.
+    // Re-sends may differ from the original (a producer's retry after an edit): the first one counts.
+    const fresh = Array.from({ length: 5 }, (_, i) => record(customer, 100 + i));
+    const copies = first.slice(0, 5).map((r, i) => ({
+      ...r,
+      amount_minor: 777_000n,
+      event_time: i === 0 ? new Date(r.event_time.getTime() - 3 * 86_400_000) : r.event_time,
+    }));
+    await send([...copies, ...fresh, fresh[0] ?? record(customer, 100)]);
+    const job = await runUntilDrained(world);
+    expect(job.stats()).toMatchObject({ in: 11, accepted: 11, resent: 6 });
+
+    const valid = await readTopic(kafka, world.config.topics.valid);
+    const marked = valid.filter((v) => resentOf(v.message.headers) !== undefined).map((v) => v.message.value);
+    const deserializer = new RecordDeserializer({ registry: new RegistryClient({ url: registryUrl }) });
+    await deserializer.prepare(marked);
+    const resentIds = marked
+      .map((value) => {
+        const decoded = deserializer.decode(value);
+        return decoded.ok ? decoded.record.record_id : decoded.reason;
+      })
+      .sort();
+    expect(resentIds).toEqual([...first.slice(0, 5), fresh[0]].map((r) => r?.record_id).sort());
+
+    const days = [...new Set([...first, ...copies].map((r) => utcDay(r.event_time)))];
+    const rows = await cassandra.execute(
+      `SELECT record_id, amount_minor FROM ${world.keyspace}.records_by_customer WHERE customer_id = ? AND day IN ?`,
+      [customer, days.map((d) => cassandraTypes.LocalDate.fromString(d))],
+    );
+    expect(rows.rows).toHaveLength(55); // no second row for the copy with another event day
+    expect(rows.rows.filter((r) => r.get('amount_minor') === 777_000n)).toEqual([]);
   });
 
   it('accepts version 1 and version 2 writers at once and reads both as the current version', async () => {

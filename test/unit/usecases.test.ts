@@ -38,7 +38,7 @@ function run(
   } = {},
 ): FindingDraft[][] {
   const state = new KeyedState();
-  const seen = new Set<string>(); // what the runtime's first-seen index answers
+  const seen = new Set<string>(); // what validation's first-seen index marks
   return records.map((record) => {
     const ingest = options.ingestMs?.(record) ?? record.event_time.getTime() + 1_000;
     state.advanceClock(ingest);
@@ -53,7 +53,7 @@ function run(
       profile: profileReader(state, NO_BATCH_PROFILES, record),
       ingestTimeMs: ingest,
     });
-    if (useCase.needsProfile) addToProfile(state, record);
+    if (useCase.needsProfile && !duplicate) addToProfile(state, record);
     state.commitRecord();
     return [...out];
   });
@@ -122,6 +122,19 @@ describe('amount-anomaly', () => {
     expect(results[40]?.[0]).toMatchObject({ code: 'AMOUNT_ANOMALY', recordIds: ['r100'] });
     expect(Number(results[40]?.[0]?.detail?.z)).toBeGreaterThan(4);
     expect(results[41]).toEqual([]);
+  });
+
+  it('does not count re-sent records in the profile, and does not judge them again', () => {
+    // 29 records and 5 re-sends of them: the profile holds 29, short of 30, so the outlier passes.
+    const resent = [...history.slice(0, 29), ...history.slice(0, 5)];
+    const outlier = rec(100, { amount_minor: 90_000n });
+    expect(run(amountAnomaly, [...resent, outlier], { variant: 'A' }).flat()).toEqual([]);
+    // With one more distinct record it is judged; a re-send of the outlier is not judged twice.
+    const results = run(amountAnomaly, [...resent, history[29] ?? rec(29), outlier, outlier], {
+      variant: 'A',
+    });
+    expect(results[35]?.[0]).toMatchObject({ code: 'AMOUNT_ANOMALY', recordIds: ['r100'] });
+    expect(results[36]).toEqual([]);
   });
 
   it('B: compares with the record’s category, and needs 30 records of that category', () => {
