@@ -1,6 +1,7 @@
 /**
- * The master dataset job: writes every record of `records.valid` to the Cassandra master dataset —
- * but not the copies validation marked as re-sent: the first occurrence is the record — idempotently, and commits its input offsets only after those writes are acknowledged (every
+ * The master dataset job: writes every record of `records.valid` to the Cassandra master dataset
+ * (not the copies validation marked as re-sent: the first occurrence is the record), idempotently,
+ * and commits its input offsets only after those writes are acknowledged (every
  * SPEED_COMMIT_INTERVAL_MS). A crash replays what came after the last commit; rewriting a record
  * stores the same row. It runs beside the use-case jobs, as the batch layer's intake, rather than
  * inside validation: a record's way to its feedback does not wait for Cassandra, and Kafka absorbs

@@ -18,7 +18,7 @@ import type { Config } from '../../core/config.js';
 import { ensureTopicsWith, type Kafka } from '../../core/kafka/index.js';
 import type { JobMetrics } from '../../core/job-metrics.js';
 import type { Logger } from '../../core/logger.js';
-import { FirstSeenIndex } from '../../speed/runtime/first-seen.js';
+import { FirstSeenIndex, type Occurrence } from '../../speed/runtime/first-seen.js';
 import { Job } from '../../speed/runtime/job.js';
 import type { RegistryClient } from '../serde/index.js';
 import { ingestTopics } from '../topics.js';
@@ -50,7 +50,7 @@ export interface ValidationStats {
 export class ValidationJob {
   readonly groupId: string;
   private readonly logic: ValidationLogic;
-  private readonly job: Job<unknown>;
+  private readonly job: Job<Occurrence>;
 
   constructor(private readonly options: ValidationJobOptions) {
     const { config } = options;

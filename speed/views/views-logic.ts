@@ -1,8 +1,8 @@
 /**
- * The realtime views job: folds every valid record (not the copies validation marked as re-sent) into the aggregates of its (customer, ingest
- * hour, event day, category) and, at each checkpoint, upserts the aggregates changed since the last
- * one whole into `realtime_aggregates` — idempotent, never an increment. The aggregates live in the job's state
- * (restored from its checkpoints), so a replay after a crash rewrites the same values and no view
+ * The realtime views job: folds every valid record (not the copies validation marked as re-sent)
+ * into the aggregates of its (customer, ingest hour, event day, category) and, at each checkpoint,
+ * upserts the aggregates changed since the last one whole into `realtime_aggregates` — idempotent,
+ * never an increment. The aggregates live in the job's state (restored from its checkpoints), so a replay after a crash rewrites the same values and no view
  * counts a record twice. Records are keyed by customer, so each row has exactly one writer.
  */
 import { addRecord, aggregateOf, AggregateValue } from '../../core/aggregates.js';
