@@ -1,4 +1,5 @@
 /** CPU time of the local servers, for a benchmark's account of where the time went. */
+import { readFile } from 'node:fs/promises';
 import type { Config } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { Stack } from '../stack/index.js';
@@ -23,4 +24,23 @@ export async function serverCpu(pids: ReadonlyMap<string, number>): Promise<Map<
     if (seconds !== undefined) cpu.set(name, seconds);
   }
   return cpu;
+}
+
+/** The machine's CPU time so far (all cores), busy and in all, from /proc/stat; undefined off Linux. */
+export async function machineCpu(): Promise<{ busy: number; total: number } | undefined> {
+  const stat = await readFile('/proc/stat', 'utf8').catch(() => undefined);
+  const fields = stat?.split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number);
+  if (fields === undefined || fields.length < 5) return undefined;
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/** The share of the machine's CPU that was busy between two readings, e.g. "87 %". */
+export function busyShare(
+  before: { busy: number; total: number } | undefined,
+  after: { busy: number; total: number } | undefined,
+): string {
+  if (before === undefined || after === undefined || after.total <= before.total) return 'unknown';
+  return `${Math.round((100 * (after.busy - before.busy)) / (after.total - before.total))} %`;
 }
