@@ -1,5 +1,6 @@
 /** CPU time of the local servers, for a benchmark's account of where the time went. */
 import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { Stack } from '../stack/index.js';
@@ -24,6 +25,29 @@ export async function serverCpu(pids: ReadonlyMap<string, number>): Promise<Map<
     if (seconds !== undefined) cpu.set(name, seconds);
   }
   return cpu;
+}
+
+/**
+ * Waits until every server has been quiet (under `share` of a core) for two seconds in a row, at most
+ * `maxMs`: what one measurement left behind (Cassandra's flushes and compactions of a write) must not
+ * be billed to the next. Returns how long it waited, or undefined if the servers never went quiet.
+ */
+export async function serversQuiet(
+  pids: ReadonlyMap<string, number>,
+  { share = 0.1, maxMs = 120_000 } = {},
+): Promise<number | undefined> {
+  const began = performance.now();
+  let quietFor = 0;
+  let before = await serverCpu(pids);
+  while (performance.now() - began < maxMs) {
+    await delay(1_000);
+    const now = await serverCpu(pids);
+    const busiest = Math.max(0, ...[...now].map(([name, s]) => s - (before.get(name) ?? s)));
+    before = now;
+    quietFor = busiest < share ? quietFor + 1 : 0;
+    if (quietFor >= 2) return performance.now() - began;
+  }
+  return undefined;
 }
 
 /** The machine's CPU time so far (all cores), busy and in all, from /proc/stat; undefined off Linux. */
