@@ -17,6 +17,7 @@ import { DEFAULT_GENERATE, generateStream, type GenerateOptions } from '../gener
 import { perSecond, writeSection, type BenchRow } from './report.js';
 import { rawMasterWrite } from './raw.js';
 import { createScratch } from './scratch.js';
+import { cassandraLoad, describeLoad } from './cassandra-load.js';
 import { busyShare, machineCpu, serverCpu, serverPids, serversQuiet } from './cpu.js';
 
 interface Proc {
@@ -255,6 +256,7 @@ export async function benchSpeed(
     // Cassandra flushes and compacts the raw write's rows for a while after it: not the diamond's cost.
     const settled = await serversQuiet(servers);
     const serversBefore = await serverCpu(servers);
+    const loadBefore = await cassandraLoad(cassandra, config.cassandra.keyspace);
     let began = performance.now();
     const speed = tributary(config, ['speed', '--port', '0'], env);
     procs.push(speed);
@@ -277,6 +279,7 @@ export async function benchSpeed(
     const diamond = perSecond(records, ended - running);
     const jobsAtEnd = await status();
     const serversAfter = await serverCpu(servers);
+    const loadAfter = await cassandraLoad(cassandra, config.cassandra.keyspace);
     rows.push({
       metric: 'whole diamond on a backlog (validation → 4 use-case jobs → delivery, + views)',
       value: `${diamond.toLocaleString('en')} records/s`,
@@ -303,7 +306,7 @@ export async function benchSpeed(
     rows.push({
       metric: 'CPU per record during that run, µs (each job from when it ran; servers over the run)',
       value: cpu.join(', '),
-      note: `2 cores = 100 µs per record at 20,000 records/s; the servers were quiet ${settled === undefined ? 'never (waited 120 s)' : `after ${(settled / 1000).toFixed(0)} s`} before it`,
+      note: `2 cores = 100 µs per record at 20,000 records/s; Cassandra: ${describeLoad(loadBefore, loadAfter, records)}; the servers were quiet ${settled === undefined ? 'never (waited 120 s)' : `after ${(settled / 1000).toFixed(0)} s`} before it`,
     });
 
     // 2. Latency from produce to feedback at `rate` records/s, for 30 s; and at a trickle, where
