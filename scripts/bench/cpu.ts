@@ -50,6 +50,11 @@ export async function serversQuiet(
   return undefined;
 }
 
+/** What serversQuiet returned, for a report: "after 3 s", or "never (waited 120 s)". */
+export function describeQuiet(waitedMs: number | undefined): string {
+  return waitedMs === undefined ? 'never (waited 120 s)' : `after ${(waitedMs / 1000).toFixed(0)} s`;
+}
+
 /** The machine's CPU time so far (all cores), busy and in all, from /proc/stat; undefined off Linux. */
 export async function machineCpu(): Promise<{ busy: number; total: number } | undefined> {
   const stat = await readFile('/proc/stat', 'utf8').catch(() => undefined);

@@ -18,7 +18,7 @@ import { perSecond, writeSection, type BenchRow } from './report.js';
 import { rawMasterWrite } from './raw.js';
 import { createScratch } from './scratch.js';
 import { cassandraLoad, describeLoad } from './cassandra-load.js';
-import { busyShare, machineCpu, serverCpu, serverPids, serversQuiet } from './cpu.js';
+import { busyShare, describeQuiet, machineCpu, serverCpu, serverPids, serversQuiet } from './cpu.js';
 
 interface Proc {
   readonly child: ChildProcess;
@@ -283,10 +283,10 @@ export async function benchSpeed(
       await delay(50);
     }
     const running = performance.now();
-    let machineBefore = await machineCpu();
+    const machineBeforeDiamond = await machineCpu();
     while (!(await lagZero(kafka, groups))) await delay(250);
     const ended = performance.now();
-    const diamondBusy = busyShare(machineBefore, await machineCpu());
+    const diamondBusy = busyShare(machineBeforeDiamond, await machineCpu());
     const diamond = perSecond(records, ended - running);
     const jobsAtEnd = await status();
     const serversAfter = await serverCpu(servers);
@@ -317,7 +317,7 @@ export async function benchSpeed(
     rows.push({
       metric: 'CPU per record during that run, µs (each job from when it ran; servers over the run)',
       value: cpu.join(', '),
-      note: `2 cores = 100 µs per record at 20,000 records/s; Cassandra: ${describeLoad(loadBefore, loadAfter, records)}; the servers were quiet ${settled === undefined ? 'never (waited 120 s)' : `after ${(settled / 1000).toFixed(0)} s`} before it`,
+      note: `2 cores = 100 µs per record at 20,000 records/s; Cassandra: ${describeLoad(loadBefore, loadAfter, records)}; the servers were quiet ${describeQuiet(settled)} before it`,
     });
 
     // 2. Latency from produce to feedback at `rate` records/s, for 30 s; and at a trickle, where
@@ -357,7 +357,7 @@ export async function benchSpeed(
       await delay(3_000);
       const quietAfter = await serversQuiet(servers);
       began = performance.now();
-      machineBefore = await machineCpu();
+      const machineBefore = await machineCpu();
       await run(
         config,
         [
@@ -404,7 +404,7 @@ export async function benchSpeed(
       rows.push({
         metric: `latency produce → feedback at ${perSecondRate.toLocaleString('en')} records/s (p50 / p99 / max)`,
         value: `${percentile(latencies, 50)} / ${percentile(latencies, 99)} / ${latencies.at(-1) ?? 0} ms`,
-        note: `${latencies.length} feedback messages over ${sendSeconds.toFixed(0)} s, the machine's CPU ${machineBusy} busy (servers quiet ${quietAfter === undefined ? 'never, waited 120 s' : `after ${(quietAfter / 1000).toFixed(0)} s`} before); p99 of each 10 s: ${byWindow} ms; p99 on the way: ${hopP99} ms; target p99 ≤ 100 ms${perSecondRate === TRICKLE_RATE ? ' (at 2,000/s); a trickle shows the floor' : ''}`,
+        note: `${latencies.length} feedback messages over ${sendSeconds.toFixed(0)} s, the machine's CPU ${machineBusy} busy (servers quiet ${describeQuiet(quietAfter)} before); p99 of each 10 s: ${byWindow} ms; p99 on the way: ${hopP99} ms; target p99 ≤ 100 ms${perSecondRate === TRICKLE_RATE ? ' (at 2,000/s); a trickle shows the floor' : ''}`,
       });
     }
 
