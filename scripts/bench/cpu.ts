@@ -27,6 +27,17 @@ export async function serverCpu(pids: ReadonlyMap<string, number>): Promise<Map<
   return cpu;
 }
 
+/** One server's CPU µs per record between two serverCpu readings; undefined if it was not measured. */
+export function serverMicros(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  server: string,
+  records: number,
+): number | undefined {
+  const [b, a] = [before.get(server), after.get(server)];
+  return a === undefined || b === undefined ? undefined : ((a - b) * 1e6) / records;
+}
+
 /**
  * Waits until every server has been quiet (under `share` of a core) for two seconds in a row, at most
  * `maxMs`: what one measurement left behind (Cassandra's flushes and compactions of a write) must not

@@ -147,7 +147,12 @@ export async function benchIngest(baseConfig: Config, logger: Logger, records: n
 
     // 2. The raw speed of the master dataset writes the job must make: the same records, written by
     //    the same writer in input-batch-sized calls, 6 at a time (one per partition), no Kafka.
-    const cassandraRate = await rawMasterWrite(cassandra, config, generateStream(model), serializer.schemaId);
+    const { rate: cassandraRate } = await rawMasterWrite(
+      cassandra,
+      config,
+      generateStream(model),
+      serializer.schemaId,
+    );
     rows.push({
       metric: 'raw master dataset write (Cassandra, 2 tables, same writer, no Kafka)',
       value: `${cassandraRate.toLocaleString('en')} records/s`,

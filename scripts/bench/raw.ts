@@ -8,14 +8,14 @@ import { perSecond } from './report.js';
 /**
  * The master dataset write every stored record costs: the generated records (bad messages left out),
  * written by the same writer the jobs use, in input-batch-sized calls, one writer per partition at a
- * time, no Kafka. Records/s.
+ * time, no Kafka. Records/s, and this process's CPU per record (the writer and the driver).
  */
 export async function rawMasterWrite(
   cassandra: CassandraClient,
   config: Config,
   generated: Iterable<Generated>,
   schemaId: number,
-): Promise<number> {
+): Promise<{ rate: number; cpuMicros: number }> {
   const stored: StoredRecord[] = [];
   for (const item of generated) if (item.kind === 'record') stored.push({ record: item.record, schemaId });
   const writer = new MasterDatasetWriter({
@@ -26,6 +26,7 @@ export async function rawMasterWrite(
   const chunks: (readonly StoredRecord[])[] = [];
   for (let i = 0; i < stored.length; i += 7_000) chunks.push(stored.slice(i, i + 7_000));
   const began = performance.now();
+  const cpuBefore = process.cpuUsage();
   let nextChunk = 0;
   await Promise.all(
     Array.from({ length: config.topics.partitions }, async () => {
@@ -36,5 +37,9 @@ export async function rawMasterWrite(
       }
     }),
   );
-  return perSecond(stored.length, performance.now() - began);
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    rate: perSecond(stored.length, performance.now() - began),
+    cpuMicros: (cpu.user + cpu.system) / stored.length,
+  };
 }

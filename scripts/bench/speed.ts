@@ -17,8 +17,17 @@ import { DEFAULT_GENERATE, generateStream, type GenerateOptions } from '../gener
 import { perSecond, writeSection, type BenchRow } from './report.js';
 import { rawMasterWrite } from './raw.js';
 import { createScratch } from './scratch.js';
+import { consumeAll, rawFanOut } from './fanout.js';
 import { cassandraLoad, describeLoad } from './cassandra-load.js';
-import { busyShare, describeQuiet, machineCpu, serverCpu, serverPids, serversQuiet } from './cpu.js';
+import {
+  busyShare,
+  describeQuiet,
+  machineCpu,
+  serverCpu,
+  serverMicros,
+  serverPids,
+  serversQuiet,
+} from './cpu.js';
 
 interface Proc {
   readonly child: ChildProcess;
@@ -97,36 +106,8 @@ async function rawConsumeProduce(
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic: to, numPartitions: partitions }] });
   await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  const consumer = kafka.consumer({ groupId: `${to}.raw`, maxBytesPerPartition: 1024 * 1024 });
-  await consumer.connect();
-  await consumer.subscribe({ topic: from, fromBeginning: true });
-  let copied = 0;
-  const began = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        autoCommit: false,
-        partitionsConsumedConcurrently: partitions,
-        eachBatch: async ({ batch }) => {
-          for (let i = 0; i < batch.messages.length; i += 1_000) {
-            await producer.send({
-              topic: to,
-              acks: -1,
-              messages: batch.messages.slice(i, i + 1_000).map((m) => ({ key: m.key, value: m.value })),
-            });
-          }
-          copied += batch.messages.length;
-          if (copied >= count) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  const rate = perSecond(copied, performance.now() - began);
-  await consumer.disconnect();
-  await producer.disconnect();
-  return rate;
+  const copied = await consumeAll(kafka, { groupId: `${to}.raw`, from, to, count, partitions });
+  return perSecond(count, copied.doneAt - copied.firstAt);
 }
 
 /** Records/s of the second latency run: low enough that nothing queues anywhere. */
@@ -224,27 +205,6 @@ export async function benchSpeed(
       value: `${raw.toLocaleString('en')} records/s`,
       note: 'the ceiling for one hop',
     });
-    // Every record is stored in the master dataset before it goes on: the diamond cannot be faster.
-    // Into a keyspace of its own, dropped right after with its memtables unflushed (the stack runs
-    // without auto_snapshot): otherwise the diamond's writes would flush and compact these rows too.
-    const rawKeyspace = `${name}_raw`;
-    await run(config, ['db', 'apply'], { ...env, CASSANDRA_KEYSPACE: rawKeyspace });
-    let masterWrite: number;
-    try {
-      masterWrite = await rawMasterWrite(
-        cassandra,
-        { ...config, cassandra: { ...config.cassandra, keyspace: rawKeyspace } },
-        generateStream(model(records)),
-        serializer.schemaId,
-      );
-    } finally {
-      await cassandra.execute(`DROP KEYSPACE IF EXISTS ${rawKeyspace}`);
-    }
-    rows.push({
-      metric: 'raw master dataset write of the same records (Cassandra, same writer, no Kafka)',
-      value: `${masterWrite.toLocaleString('en')} records/s`,
-      note: 'the ceiling of the master dataset job, which stores every record',
-    });
     const jobs = [
       'validation',
       'views',
@@ -262,6 +222,50 @@ export async function benchSpeed(
           : { groupId: `${name}.job.${job}`, topic: config.topics.valid };
     const groups = jobs.map(groupOf);
     const servers = await serverPids(baseConfig, logger);
+    // The diamond's shape with nothing in it: validation's hop, then records.valid's consumers (the
+    // use cases, views, master), each its own process. What moving the records alone costs here.
+    const fanOut = await rawFanOut(kafka, {
+      brokers: config.kafka.brokers,
+      from: config.topics.records,
+      via: `${name}-fan`,
+      count: records,
+      partitions: config.topics.partitions,
+      consumers: groups.filter((g) => g.topic === config.topics.valid).length + 1,
+      groupPrefix: `${name}.fan`,
+      servers,
+    });
+    const micros = (n: number | undefined): string => (n === undefined ? '?' : n.toFixed(1));
+    rows.push({
+      metric: `raw fan-out of the same records: 1 consume + produce, then ${groups.filter((g) => g.topic === config.topics.valid).length + 1} consumers of its output, each its own process, no logic`,
+      value: `${fanOut.rate.toLocaleString('en')} records/s`,
+      note: `the ceiling of the diamond's Kafka traffic; CPU per record, µs: copier ${micros(fanOut.copierMicros)}, each consumer ${micros(fanOut.consumerMicros)}, kafka ${micros(fanOut.kafkaMicros)}; the machine's CPU ${fanOut.machineBusy} busy meanwhile`,
+    });
+    // Every record is stored in the master dataset before it goes on: the diamond cannot be faster.
+    // Into a keyspace of its own, dropped right after with its memtables unflushed (the stack runs
+    // without auto_snapshot): otherwise the diamond's writes would flush and compact these rows too.
+    const rawKeyspace = `${name}_raw`;
+    await run(config, ['db', 'apply'], { ...env, CASSANDRA_KEYSPACE: rawKeyspace });
+    await serversQuiet(servers);
+    const writeServersBefore = await serverCpu(servers);
+    const writeMachineBefore = await machineCpu();
+    let masterWrite: { rate: number; cpuMicros: number };
+    try {
+      masterWrite = await rawMasterWrite(
+        cassandra,
+        { ...config, cassandra: { ...config.cassandra, keyspace: rawKeyspace } },
+        generateStream(model(records)),
+        serializer.schemaId,
+      );
+    } finally {
+      await cassandra.execute(`DROP KEYSPACE IF EXISTS ${rawKeyspace}`);
+    }
+    const writeMachineBusy = busyShare(writeMachineBefore, await machineCpu());
+    const writeServersAfter = await serverCpu(servers);
+    rows.push({
+      metric: 'raw master dataset write of the same records (Cassandra, same writer, no Kafka)',
+      value: `${masterWrite.rate.toLocaleString('en')} records/s`,
+      note: `the ceiling of the master dataset job, which stores every record; CPU per record, µs: writer ${micros(masterWrite.cpuMicros)}, cassandra ${micros(serverMicros(writeServersBefore, writeServersAfter, 'cassandra', records))}; the machine's CPU ${writeMachineBusy} busy meanwhile`,
+    });
     // Whatever the servers still do for what came before (a compaction) is not the diamond's cost.
     const settled = await serversQuiet(servers);
     const serversBefore = await serverCpu(servers);
@@ -294,7 +298,7 @@ export async function benchSpeed(
     rows.push({
       metric: 'whole diamond on a backlog (validation → 4 use-case jobs → delivery, + views)',
       value: `${diamond.toLocaleString('en')} records/s`,
-      note: `from the moment every job runs (start-up took ${((running - began) / 1000).toFixed(1)} s; ${perSecond(records, ended - began).toLocaleString('en')}/s counting it); ratio to raw consume+produce: ${(diamond / raw).toFixed(2)}; the machine's CPU ${diamondBusy} busy meanwhile; target ≥ 20,000 records/s`,
+      note: `from the moment every job runs (start-up took ${((running - began) / 1000).toFixed(1)} s; ${perSecond(records, ended - began).toLocaleString('en')}/s counting it); ratio to raw consume+produce: ${(diamond / raw).toFixed(2)}, to the raw fan-out: ${(diamond / fanOut.rate).toFixed(2)}; the machine's CPU ${diamondBusy} busy meanwhile; target ≥ 20,000 records/s`,
     });
     while (!(await lagZero(kafka, [groupOf('master')]))) await delay(250);
     const master = perSecond(records, performance.now() - running);
@@ -302,7 +306,7 @@ export async function benchSpeed(
       metric:
         'master dataset job on the same backlog (records.valid → Cassandra ×2 tables), beside the diamond',
       value: `${master.toLocaleString('en')} records/s`,
-      note: `caught up ${((performance.now() - ended) / 1000).toFixed(1)} s after the diamond; ratio to the raw master dataset write: ${(master / masterWrite).toFixed(2)}`,
+      note: `caught up ${((performance.now() - ended) / 1000).toFixed(1)} s after the diamond; ratio to the raw master dataset write: ${(master / masterWrite.rate).toFixed(2)}`,
     });
     const perRecord = (seconds: number): string => ((seconds * 1e6) / records).toFixed(0);
     const cpu = [
