@@ -93,8 +93,11 @@ export interface FanOutOptions {
   readonly servers: ReadonlyMap<string, number>;
 }
 
-/** Runs one consumeAll in a child process (its own CPU, as a job has) and returns its report. */
-function inChild(brokers: readonly string[], options: ConsumeAllOptions): Promise<Consumed> {
+/** One consumeAll in a child process (its own CPU, as a job has): its report, and a way to stop it. */
+function inChild(
+  brokers: readonly string[],
+  options: ConsumeAllOptions,
+): { report: Promise<Consumed>; kill: () => void } {
   const child = spawn(
     process.execPath,
     [fileURLToPath(import.meta.url), JSON.stringify({ brokers, options })],
@@ -106,13 +109,14 @@ function inChild(brokers: readonly string[], options: ConsumeAllOptions): Promis
   child.stdout.on('data', (chunk: Buffer) => {
     out += chunk.toString();
   });
-  return new Promise((resolve, reject) => {
+  const report = new Promise<Consumed>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
       if (code === 0) resolve(JSON.parse(out) as Consumed);
       else reject(new Error(`fan-out process for ${options.groupId} exited ${code}: ${out}`));
     });
   });
+  return { report, kill: () => child.kill('SIGKILL') };
 }
 
 export async function rawFanOut(kafka: Kafka, options: FanOutOptions): Promise<FanOut> {
@@ -130,7 +134,7 @@ export async function rawFanOut(kafka: Kafka, options: FanOutOptions): Promise<F
   await serversQuiet(options.servers);
   const serversBefore = await serverCpu(options.servers);
   const machineBefore = await machineCpu();
-  const [copier, ...consumers] = await Promise.all([
+  const children = [
     inChild(brokers, {
       groupId: `${options.groupPrefix}.copy`,
       from: options.from,
@@ -141,7 +145,17 @@ export async function rawFanOut(kafka: Kafka, options: FanOutOptions): Promise<F
     ...Array.from({ length: options.consumers }, (_, i) =>
       inChild(brokers, { groupId: `${options.groupPrefix}.${i}`, from: options.via, count, partitions }),
     ),
-  ]);
+  ];
+  let reports: Consumed[];
+  try {
+    reports = await Promise.all(children.map((c) => c.report));
+  } catch (error) {
+    // One failed (the copier, say): the others would wait for records forever.
+    for (const child of children) child.kill();
+    throw error;
+  }
+  const [copier, ...consumers] = reports;
+  if (copier === undefined) throw new Error('fan-out: no copier ran');
   const machineBusy = busyShare(machineBefore, await machineCpu());
   const serversAfter = await serverCpu(options.servers);
   const elapsedMs = Math.max(...consumers.map((c) => c.doneAt)) - copier.firstAt;

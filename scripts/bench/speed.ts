@@ -1,7 +1,8 @@
 /**
  * `npm run bench speed`: the whole diamond (records → validation → 4 use-case jobs → delivery, and
- * views) — throughput on a backlog and its ratio to a raw Kafka consume+produce of the same records,
- * latency from produce to feedback at 2,000 records/s, and each job's memory while draining a backlog.
+ * views) — throughput on a backlog and its ratio to a raw Kafka consume+produce of the same records
+ * and to the raw fan-out of the diamond's shape (fanout.ts), with the floors moving and storing a
+ * record set (their CPU per record), latency from produce to feedback at 2,000 records/s, and each job's memory while draining a backlog.
  * Runs in its own PostgreSQL database, keyspace, topics and namespace, removed afterwards.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
