@@ -19,6 +19,7 @@ import { perSecond, writeSection, type BenchRow } from './report.js';
 import { rawMasterWrite } from './raw.js';
 import { createScratch } from './scratch.js';
 import { consumeAll, rawFanOut } from './fanout.js';
+import { jobAlone } from './alone.js';
 import { cassandraLoad, describeLoad } from './cassandra-load.js';
 import {
   busyShare,
@@ -215,12 +216,13 @@ export async function benchSpeed(
       'usecase.amount-anomaly.A',
       'usecase.amount-anomaly.B',
     ];
-    const groupOf = (job: string): { groupId: string; topic: string } =>
+    const groupIn = (namespace: string, job: string): { groupId: string; topic: string } =>
       job === 'validation'
-        ? { groupId: `${name}.validation`, topic: config.topics.records }
+        ? { groupId: `${namespace}.validation`, topic: config.topics.records }
         : job === 'delivery'
-          ? { groupId: `${name}.job.delivery`, topic: config.topics.findings }
-          : { groupId: `${name}.job.${job}`, topic: config.topics.valid };
+          ? { groupId: `${namespace}.job.delivery`, topic: config.topics.findings }
+          : { groupId: `${namespace}.job.${job}`, topic: config.topics.valid };
+    const groupOf = (job: string): { groupId: string; topic: string } => groupIn(name, job);
     const groups = jobs.map(groupOf);
     const servers = await serverPids(baseConfig, logger);
     // The diamond's shape with nothing in it: validation's hop, then records.valid's consumers (the
@@ -413,9 +415,30 @@ export async function benchSpeed(
       });
     }
 
-    // 3. Memory per job while draining a backlog written straight to records.valid.
     await speed.stop();
     procs.pop();
+
+    // 3. Each job alone on what its input holds by now (the diamond's and the latency runs' records).
+    const alone: string[] = [];
+    for (const [i, job] of [...jobs, 'master'].entries()) {
+      const { micros, records: count } = await jobAlone(
+        config,
+        kafka,
+        env,
+        { job, topic: groupOf(job).topic, groupId: (namespace) => groupIn(namespace, job).groupId },
+        `${name}alone${i}`,
+      );
+      alone.push(
+        `${job.replace('usecase.', '')} ${micros.toFixed(0)}${job === 'delivery' ? ` a finding (${count.toLocaleString('en')} findings)` : ''}`,
+      );
+    }
+    rows.push({
+      metric: 'CPU per record of each job alone on its input, µs (nothing else running, from when it ran)',
+      value: alone.join(', '),
+      note: "against the diamond's figures above: what sharing two cores with every other job and the servers adds",
+    });
+
+    // 4. Memory per job while draining a backlog written straight to records.valid.
     await produce(config.topics.valid, backlog);
     const drain = tributary(config, ['speed', '--port', '0'], env);
     procs.push(drain);
