@@ -1,8 +1,9 @@
 /**
  * `npm run bench speed`: the whole diamond (records → validation → 4 use-case jobs → delivery, and
  * views) — throughput on a backlog and its ratio to a raw Kafka consume+produce of the same records
- * and to the raw fan-out of the diamond's shape (fanout.ts), with the floors moving and storing a
- * record set (their CPU per record), latency from produce to feedback at 2,000 records/s, and each job's memory while draining a backlog.
+ * and to the raw fan-out of the diamond's shape (fanout.ts), with what moving and storing a record
+ * cost by themselves; latency from produce to feedback at 2,000 records/s; each job's CPU alone
+ * (alone.ts); and each job's memory while draining a backlog.
  * Runs in its own PostgreSQL database, keyspace, topics and namespace, removed afterwards.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -227,19 +228,20 @@ export async function benchSpeed(
     const servers = await serverPids(baseConfig, logger);
     // The diamond's shape with nothing in it: validation's hop, then records.valid's consumers (the
     // use cases, views, master), each its own process. What moving the records alone costs here.
+    const validConsumers = groups.filter((g) => g.topic === config.topics.valid).length + 1; // + master
     const fanOut = await rawFanOut(kafka, {
       brokers: config.kafka.brokers,
       from: config.topics.records,
       via: `${name}-fan`,
       count: records,
       partitions: config.topics.partitions,
-      consumers: groups.filter((g) => g.topic === config.topics.valid).length + 1,
+      consumers: validConsumers,
       groupPrefix: `${name}.fan`,
       servers,
     });
     const micros = (n: number | undefined): string => (n === undefined ? '?' : n.toFixed(1));
     rows.push({
-      metric: `raw fan-out of the same records: 1 consume + produce, then ${groups.filter((g) => g.topic === config.topics.valid).length + 1} consumers of its output, each its own process, no logic`,
+      metric: `raw fan-out of the same records: 1 consume + produce, then ${validConsumers} consumers of its output, each its own process, no logic`,
       value: `${fanOut.rate.toLocaleString('en')} records/s`,
       note: `the ceiling of the diamond's Kafka traffic; CPU per record, µs: copier ${micros(fanOut.copierMicros)}, each consumer ${micros(fanOut.consumerMicros)}, kafka ${micros(fanOut.kafkaMicros)}; the machine's CPU ${fanOut.machineBusy} busy meanwhile`,
     });
