@@ -6,8 +6,6 @@
  * (alone.ts); and each job's memory while draining a backlog.
  * Runs in its own PostgreSQL database, keyspace, topics and namespace, removed afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../../core/config.js';
 import { createCassandraClient } from '../../core/cassandra/index.js';
@@ -18,6 +16,7 @@ import type { JobStatus } from '../../speed/index.js';
 import { DEFAULT_GENERATE, generateStream, type GenerateOptions } from '../generate/index.js';
 import { perSecond, writeSection, type BenchRow } from './report.js';
 import { rawMasterWrite } from './raw.js';
+import { lagZero, run, tributary, type Proc } from './procs.js';
 import { createScratch } from './scratch.js';
 import { consumeAll, rawFanOut } from './fanout.js';
 import { jobAlone } from './alone.js';
@@ -31,71 +30,6 @@ import {
   serverPids,
   serversQuiet,
 } from './cpu.js';
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly line: (pattern: RegExp) => Promise<string>;
-  readonly stop: () => Promise<void>;
-}
-
-function tributary(config: Config, args: readonly string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [path.join(config.projectRoot, 'bin', 'tributary.js'), ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      resolve();
-    });
-  });
-  return {
-    child,
-    line: async (pattern) => {
-      for (let i = 0; i < 1200; i += 1) {
-        const match = pattern.exec(out)?.[1];
-        if (match !== undefined) return match;
-        await delay(100);
-      }
-      throw new Error(`no ${String(pattern)} from tributary ${args.join(' ')}: ${out}`);
-    },
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-async function run(config: Config, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const p = tributary(config, args, env);
-  const code = await new Promise<number | null>((resolve) => p.child.once('exit', resolve));
-  if (code !== 0) throw new Error(`tributary ${args.join(' ')} exited ${code}`);
-  return '';
-}
-
-async function lagZero(
-  kafka: Kafka,
-  groups: readonly { groupId: string; topic: string }[],
-): Promise<boolean> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (const { groupId, topic } of groups) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      for (const e of ends) {
-        const c = committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
-        if (BigInt(e.high) > 0n && BigInt(c) < BigInt(e.high)) return false;
-      }
-    }
-    return true;
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** Raw Kafka speed on the same records: consume the topic and produce every message to another. */
 async function rawConsumeProduce(
