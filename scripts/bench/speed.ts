@@ -2,8 +2,9 @@
  * `npm run bench speed`: the whole diamond (records → validation → 4 use-case jobs → delivery, and
  * views) — throughput on a backlog and its ratio to a raw Kafka consume+produce of the same records
  * and to the raw fan-out of the diamond's shape (fanout.ts), with what moving and storing a record
- * cost by themselves; latency from produce to feedback at 2,000 records/s; each job's CPU alone
- * (alone.ts); and each job's memory while draining a backlog.
+ * cost by themselves; latency from produce to feedback at 2,000 records/s, with each job's and
+ * server's share of a core meanwhile; each job's CPU alone (alone.ts); and each job's memory while
+ * draining a backlog.
  * Runs in its own PostgreSQL database, keyspace, topics and namespace, removed afterwards.
  */
 import { setTimeout as delay } from 'node:timers/promises';
@@ -301,6 +302,8 @@ export async function benchSpeed(
       const quietAfter = await serversQuiet(servers);
       began = performance.now();
       const machineBefore = await machineCpu();
+      const jobsBefore = await status();
+      const serversBeforeRun = await serverCpu(servers);
       await run(
         config,
         [
@@ -320,6 +323,19 @@ export async function benchSpeed(
       );
       const sendSeconds = (performance.now() - began) / 1000;
       const machineBusy = busyShare(machineBefore, await machineCpu());
+      // Where the CPU went meanwhile, in % of a core: at moderate rates it is fetch cycles, not records.
+      const jobsAfter = await status();
+      const serversAfterRun = await serverCpu(servers);
+      const share = (seconds: number): string => ((100 * seconds) / sendSeconds).toFixed(0);
+      const cpuShares = [
+        ...jobsAfter.map((j) => {
+          const before = jobsBefore.find((b) => b.job === j.job)?.metrics.cpuSeconds ?? 0;
+          return `${j.job.replace('usecase.', '')} ${share((j.metrics.cpuSeconds ?? 0) - before)}`;
+        }),
+        ...[...serversAfterRun].map(
+          ([server, after]) => `${server} ${share(after - (serversBeforeRun.get(server) ?? after))}`,
+        ),
+      ].join(', ');
       await delay(5_000);
       await consumer.disconnect();
       latencies.sort((a, b) => a - b);
@@ -347,7 +363,7 @@ export async function benchSpeed(
       rows.push({
         metric: `latency produce → feedback at ${perSecondRate.toLocaleString('en')} records/s (p50 / p99 / max)`,
         value: `${percentile(latencies, 50)} / ${percentile(latencies, 99)} / ${latencies.at(-1) ?? 0} ms`,
-        note: `${latencies.length} feedback messages over ${sendSeconds.toFixed(0)} s, the machine's CPU ${machineBusy} busy (servers quiet ${describeQuiet(quietAfter)} before); p99 of each 10 s: ${byWindow} ms; p99 on the way: ${hopP99} ms; target p99 ≤ 100 ms${perSecondRate === TRICKLE_RATE ? ' (at 2,000/s); a trickle shows the floor' : ''}`,
+        note: `${latencies.length} feedback messages over ${sendSeconds.toFixed(0)} s, the machine's CPU ${machineBusy} busy (servers quiet ${describeQuiet(quietAfter)} before; % of a core: ${cpuShares}); p99 of each 10 s: ${byWindow} ms; p99 on the way: ${hopP99} ms; target p99 ≤ 100 ms${perSecondRate === TRICKLE_RATE ? ' (at 2,000/s); a trickle shows the floor' : ''}`,
       });
     }
 
