@@ -48,6 +48,24 @@ async function rawConsumeProduce(
   return perSecond(count, copied.doneAt - copied.firstAt);
 }
 
+/** Each job's and server's CPU seconds since `before`, as `name <format(seconds)>`. */
+function cpuOfEach(
+  jobs: readonly JobStatus[],
+  before: (job: string) => number,
+  serversBefore: ReadonlyMap<string, number>,
+  serversAfter: ReadonlyMap<string, number>,
+  format: (seconds: number) => string,
+): string[] {
+  return [
+    ...jobs.map(
+      (j) => `${j.job.replace('usecase.', '')} ${format((j.metrics.cpuSeconds ?? 0) - before(j.job))}`,
+    ),
+    ...[...serversAfter].map(
+      ([server, after]) => `${server} ${format(after - (serversBefore.get(server) ?? after))}`,
+    ),
+  ];
+}
+
 /** Records/s of the second latency run: low enough that nothing queues anywhere. */
 const TRICKLE_RATE = 20;
 
@@ -249,15 +267,13 @@ export async function benchSpeed(
       note: `caught up ${((performance.now() - ended) / 1000).toFixed(1)} s after the diamond; ratio to the raw master dataset write: ${(master / masterWrite.rate).toFixed(2)}`,
     });
     const perRecord = (seconds: number): string => ((seconds * 1e6) / records).toFixed(0);
-    const cpu = [
-      ...jobsAtEnd.map(
-        (j) =>
-          `${j.job.replace('usecase.', '')} ${perRecord((j.metrics.cpuSeconds ?? 0) - (startupCpu.get(j.job) ?? 0))}`,
-      ),
-      ...[...serversAfter].map(
-        ([server, after]) => `${server} ${perRecord(after - (serversBefore.get(server) ?? after))}`,
-      ),
-    ];
+    const cpu = cpuOfEach(
+      jobsAtEnd,
+      (job) => startupCpu.get(job) ?? 0,
+      serversBefore,
+      serversAfter,
+      perRecord,
+    );
     rows.push({
       metric: 'CPU per record during that run, µs (each job from when it ran; servers over the run)',
       value: cpu.join(', '),
@@ -326,16 +342,13 @@ export async function benchSpeed(
       // Where the CPU went meanwhile, in % of a core: at moderate rates it is fetch cycles, not records.
       const jobsAfter = await status();
       const serversAfterRun = await serverCpu(servers);
-      const share = (seconds: number): string => ((100 * seconds) / sendSeconds).toFixed(0);
-      const cpuShares = [
-        ...jobsAfter.map((j) => {
-          const before = jobsBefore.find((b) => b.job === j.job)?.metrics.cpuSeconds ?? 0;
-          return `${j.job.replace('usecase.', '')} ${share((j.metrics.cpuSeconds ?? 0) - before)}`;
-        }),
-        ...[...serversAfterRun].map(
-          ([server, after]) => `${server} ${share(after - (serversBeforeRun.get(server) ?? after))}`,
-        ),
-      ].join(', ');
+      const cpuShares = cpuOfEach(
+        jobsAfter,
+        (job) => jobsBefore.find((b) => b.job === job)?.metrics.cpuSeconds ?? 0,
+        serversBeforeRun,
+        serversAfterRun,
+        (seconds) => ((100 * seconds) / sendSeconds).toFixed(0),
+      ).join(', ');
       await delay(5_000);
       await consumer.disconnect();
       latencies.sort((a, b) => a - b);
