@@ -84,3 +84,14 @@ export function busyShare(
   if (before === undefined || after === undefined || after.total <= before.total) return 'unknown';
   return `${Math.round((100 * (after.busy - before.busy)) / (after.total - before.total))} %`;
 }
+
+/**
+ * CPU seconds of this process's children that have exited and been waited for (cutime + cstime), on
+ * Linux; 0 elsewhere. Read around a `run` of one command, it is that command's CPU.
+ */
+export async function exitedChildrenCpu(): Promise<number> {
+  const stat = await readFile('/proc/self/stat', 'utf8').catch(() => undefined);
+  if (stat === undefined) return 0;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100; // USER_HZ ticks
+}
