@@ -7,12 +7,15 @@ import { Stack } from '../stack/index.js';
 import { benchIngest } from './ingest.js';
 import { benchMigrate } from './migrate.js';
 import { benchSpeed } from './speed.js';
+import { benchSteady } from './steady.js';
 
-const BENCHES = ['ingest', 'speed', 'migrate'] as const;
-const USAGE = `usage: npm run bench <${BENCHES.join('|')}> [-- --records N] [--backlog N] [--rate N]
+const BENCHES = ['ingest', 'speed', 'steady', 'migrate'] as const;
+const USAGE = `usage: npm run bench <${BENCHES.join('|')}> [-- --records N] [--backlog N] [--rate N] [--windows N]
   --records N   records (ingest, speed) or legacy rows (migrate) to run through
   --backlog N   speed: the backlog drained while each job's memory is sampled (default 5,000,000)
-  --rate N      speed: records/s of the latency run (default 2,000; a second run at 20/s follows)
+  --rate N      speed: records/s of the latency run (default 2,000; a second run at 20/s follows);
+                steady: records/s throughout (default 2,000)
+  --windows N   steady: 20 s windows measured, every other one with master and views stopped (default 6)
 `;
 
 class UsageError extends Error {}
@@ -25,12 +28,23 @@ function count(name: string, value: string | undefined): number | undefined {
   return n;
 }
 
-function parse(): { name: (typeof BENCHES)[number]; records?: number; backlog: number; rate: number } {
+function parse(): {
+  name: (typeof BENCHES)[number];
+  records?: number;
+  backlog: number;
+  rate: number;
+  windows: number;
+} {
   let parsed;
   try {
     parsed = parseArgs({
       allowPositionals: true,
-      options: { records: { type: 'string' }, backlog: { type: 'string' }, rate: { type: 'string' } },
+      options: {
+        records: { type: 'string' },
+        backlog: { type: 'string' },
+        rate: { type: 'string' },
+        windows: { type: 'string' },
+      },
     });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
@@ -45,6 +59,7 @@ function parse(): { name: (typeof BENCHES)[number]; records?: number; backlog: n
     ...(records === undefined ? {} : { records }),
     backlog: count('backlog', values.backlog) ?? 5_000_000,
     rate: count('rate', values.rate) ?? 2_000,
+    windows: count('windows', values.windows) ?? 6,
   };
 }
 
@@ -57,7 +72,7 @@ async function main(): Promise<number> {
     process.stderr.write(`npm run bench: ${error.message}\n${USAGE}`);
     return 2;
   }
-  const { name, records, backlog, rate } = args;
+  const { name, records, backlog, rate, windows } = args;
   const config = loadConfig();
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   await new Stack(config, logger).up();
@@ -65,6 +80,8 @@ async function main(): Promise<number> {
   let section: string;
   if (name === 'speed') {
     section = await benchSpeed(config, logger, { records: records ?? 100_000, backlog, rate });
+  } else if (name === 'steady') {
+    section = await benchSteady(config, logger, { rate, windows, windowSeconds: 20 });
   } else if (name === 'migrate') {
     section = await benchMigrate(config, logger, records ?? 5_000_000);
   } else {

@@ -21,6 +21,7 @@ import { lagZero, run, tributary, type Proc } from './procs.js';
 import { createScratch } from './scratch.js';
 import { consumeAll, rawFanOut } from './fanout.js';
 import { jobAlone } from './alone.js';
+import { DIAMOND_JOBS, listenToFeedback, percentile, serveAndDeploy } from './diamond.js';
 import { hopBounds, latencyBuckets } from './hops.js';
 import { cassandraLoad, describeLoad } from './cassandra-load.js';
 import {
@@ -71,10 +72,6 @@ function cpuOfEach(
 /** Records/s of the second latency run: low enough that nothing queues anywhere. */
 const TRICKLE_RATE = 20;
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
 export interface SpeedBenchOptions {
   /** Records of the backlog the whole diamond works through. */
   readonly records: number;
@@ -100,22 +97,10 @@ export async function benchSpeed(
   const procs: Proc[] = [];
   const rows: BenchRow[] = [];
   try {
-    await run(config, ['db', 'apply'], env);
-    const serve = tributary(config, ['serve', '--api-port', '0', '--registry-port', '0'], env);
+    const { serve, registryUrl } = await serveAndDeploy(config, env);
     procs.push(serve);
-    env.SCHEMA_REGISTRY_URL = await serve.line(/schema registry listening on (\S+)/);
-    await serve.line(/API listening on (\S+)/);
-    for (const args of [
-      ['deploy', 'data-quality'],
-      ['deploy', 'velocity'],
-      ['deploy', 'amount-anomaly', '--variant', 'A'],
-      ['deploy', 'amount-anomaly', '--variant', 'B'],
-      ['ab', 'set', 'amount-anomaly', '--control', 'A', '--treatment', 'B'],
-    ]) {
-      await run(config, args, env);
-    }
     const serializer = await RecordSerializer.create({
-      registry: new RegistryClient({ url: env.SCHEMA_REGISTRY_URL }),
+      registry: new RegistryClient({ url: registryUrl }),
       subject: recordSubject(config.topics.records),
     });
     const endMs = Date.now(); // one model, so that the raw write stores the records the jobs get
@@ -163,15 +148,7 @@ export async function benchSpeed(
       value: `${raw.toLocaleString('en')} records/s`,
       note: 'the ceiling for one hop',
     });
-    const jobs = [
-      'validation',
-      'views',
-      'delivery',
-      'usecase.data-quality',
-      'usecase.velocity',
-      'usecase.amount-anomaly.A',
-      'usecase.amount-anomaly.B',
-    ];
+    const jobs = DIAMOND_JOBS;
     const groupIn = (namespace: string, job: string): { groupId: string; topic: string } =>
       job === 'validation'
         ? { groupId: `${namespace}.validation`, topic: config.topics.records }
@@ -289,24 +266,7 @@ export async function benchSpeed(
       [TRICKLE_RATE, 0.2],
     ] as const) {
       if (perSecondRate === TRICKLE_RATE && rate <= TRICKLE_RATE) continue;
-      const latencies: number[] = [];
-      const samples: { at: number; ms: number }[] = [];
-      // Only the feedback topic: what each hop took comes from the jobs' own histograms (hops.ts).
-      const consumer = kafka.consumer({ groupId: `${name}.latency.${perSecondRate}`, maxWaitTimeInMs: 50 });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [config.topics.feedback], fromBeginning: false });
-      const listenFrom = Date.now();
-      await consumer.run({
-        partitionsConsumedConcurrently: config.topics.partitions,
-        eachMessage: ({ message }) => {
-          const produced = Number(message.timestamp);
-          if (produced < listenFrom) return Promise.resolve();
-          const ms = Date.now() - produced;
-          latencies.push(ms);
-          samples.push({ at: produced, ms });
-          return Promise.resolve();
-        },
-      });
+      const listener = await listenToFeedback(kafka, config, `${name}.latency.${perSecondRate}`);
       // What an earlier run left (the bulk jobs catch up last) must not load this one.
       while (!(await lagZero(kafka, [...groups, groupOf('master')]))) await delay(250);
       await delay(3_000);
@@ -356,8 +316,9 @@ export async function benchSpeed(
       const hopP99 = hopBounds(hopsBefore, await latencyBuckets(speedUrl), 0.99)
         .map((h) => `${h.job.replace('usecase.', '')} ${h.bound}`)
         .join(', ');
-      await consumer.disconnect();
-      latencies.sort((a, b) => a - b);
+      await listener.stop();
+      const samples = listener.samples;
+      const latencies = samples.map((x) => x.ms).sort((a, b) => a - b);
       // Where the tail sits in time: p99 of each 10 s of the run.
       const first = samples.reduce((m, x) => Math.min(m, x.at), Number.POSITIVE_INFINITY);
       const windows: number[][] = [];
