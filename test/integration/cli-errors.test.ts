@@ -46,7 +46,7 @@ describe('command line errors', () => {
       const result = await runScript(bench, args);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(reason);
-      expect(result.stderr).toContain('usage: npm run bench <ingest|speed|migrate>');
+      expect(result.stderr).toContain('usage: npm run bench <ingest|speed|steady|migrate>');
     }
   });
 });
