@@ -17,8 +17,8 @@ export async function serverPids(config: Config, logger: Logger): Promise<Map<st
   return pids;
 }
 
-/** CPU seconds of each server now. */
-export async function serverCpu(pids: ReadonlyMap<string, number>): Promise<Map<string, number>> {
+/** CPU seconds of each process of `pids` (servers, jobs) now; one that has exited is left out. */
+export async function processCpu(pids: ReadonlyMap<string, number>): Promise<Map<string, number>> {
   const cpu = new Map<string, number>();
   for (const [name, pid] of pids) {
     const seconds = await cpuSeconds(pid);
@@ -27,7 +27,7 @@ export async function serverCpu(pids: ReadonlyMap<string, number>): Promise<Map<
   return cpu;
 }
 
-/** One server's CPU µs per record between two serverCpu readings; undefined if it was not measured. */
+/** One server's CPU µs per record between two processCpu readings; undefined if it was not measured. */
 export function serverMicros(
   before: ReadonlyMap<string, number>,
   after: ReadonlyMap<string, number>,
@@ -49,10 +49,10 @@ export async function serversQuiet(
 ): Promise<number | undefined> {
   const began = performance.now();
   let quietFor = 0;
-  let before = await serverCpu(pids);
+  let before = await processCpu(pids);
   while (performance.now() - began < maxMs) {
     await delay(1_000);
-    const now = await serverCpu(pids);
+    const now = await processCpu(pids);
     const busiest = Math.max(0, ...[...now].map(([name, s]) => s - (before.get(name) ?? s)));
     before = now;
     quietFor = busiest < share ? quietFor + 1 : 0;
@@ -94,4 +94,21 @@ export async function exitedChildrenCpu(): Promise<number> {
   if (stat === undefined) return 0;
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[13]) + Number(fields[14])) / 100; // USER_HZ ticks
+}
+
+/**
+ * What each named process spent between two readings of CPU seconds, as `name <format(seconds)>`,
+ * in the order of `after`; a name missing from either reading (not yet started, exited) is left out.
+ */
+export function cpuSpent(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  format: (seconds: number) => string,
+): string[] {
+  const spent: string[] = [];
+  for (const [name, a] of after) {
+    const b = before.get(name);
+    if (b !== undefined) spent.push(`${name} ${format(a - b)}`);
+  }
+  return spent;
 }

@@ -14,6 +14,11 @@ export const DIAMOND_JOBS = [
   'usecase.amount-anomaly.B',
 ] as const;
 
+/** A job's name as a report gives it: `usecase.velocity` → `velocity`. */
+export function shortName(job: string): string {
+  return job.replace('usecase.', '');
+}
+
 /**
  * Starts `tributary serve` (API and schema registry, whose URL goes into `env`) and deploys the three
  * use cases with amount-anomaly's A/B experiment. Returns the serve process and the registry's URL.

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from '../../core/kafka/index.js';
-import { busyShare, machineCpu, serverCpu, serverMicros, serversQuiet } from './cpu.js';
+import { busyShare, machineCpu, processCpu, serverMicros, serversQuiet } from './cpu.js';
 
 /** What consumeAll reports: when its first batch came and when it had every record (epoch ms). */
 export interface Consumed {
@@ -132,7 +132,7 @@ export async function rawFanOut(kafka: Kafka, options: FanOutOptions): Promise<F
     await admin.disconnect();
   }
   await serversQuiet(options.servers);
-  const serversBefore = await serverCpu(options.servers);
+  const serversBefore = await processCpu(options.servers);
   const machineBefore = await machineCpu();
   const children = [
     inChild(brokers, {
@@ -157,7 +157,7 @@ export async function rawFanOut(kafka: Kafka, options: FanOutOptions): Promise<F
   const [copier, ...consumers] = reports;
   if (copier === undefined) throw new Error('fan-out: no copier ran');
   const machineBusy = busyShare(machineBefore, await machineCpu());
-  const serversAfter = await serverCpu(options.servers);
+  const serversAfter = await processCpu(options.servers);
   const elapsedMs = Math.max(...consumers.map((c) => c.doneAt)) - copier.firstAt;
   return {
     rate: Math.round((count * 1000) / Math.max(1, elapsedMs)),

@@ -21,15 +21,16 @@ import { lagZero, run, tributary, type Proc } from './procs.js';
 import { createScratch } from './scratch.js';
 import { consumeAll, rawFanOut } from './fanout.js';
 import { jobAlone } from './alone.js';
-import { DIAMOND_JOBS, listenToFeedback, percentile, serveAndDeploy } from './diamond.js';
+import { DIAMOND_JOBS, listenToFeedback, percentile, serveAndDeploy, shortName } from './diamond.js';
 import { hopBounds, latencyBuckets } from './hops.js';
 import { cassandraLoad, describeLoad } from './cassandra-load.js';
 import {
   busyShare,
+  cpuSpent,
   describeQuiet,
   exitedChildrenCpu,
   machineCpu,
-  serverCpu,
+  processCpu,
   serverMicros,
   serverPids,
   serversQuiet,
@@ -51,22 +52,9 @@ async function rawConsumeProduce(
   return perSecond(count, copied.doneAt - copied.firstAt);
 }
 
-/** Each job's and server's CPU seconds since `before`, as `name <format(seconds)>`. */
-function cpuOfEach(
-  jobs: readonly JobStatus[],
-  before: (job: string) => number,
-  serversBefore: ReadonlyMap<string, number>,
-  serversAfter: ReadonlyMap<string, number>,
-  format: (seconds: number) => string,
-): string[] {
-  return [
-    ...jobs.map(
-      (j) => `${j.job.replace('usecase.', '')} ${format((j.metrics.cpuSeconds ?? 0) - before(j.job))}`,
-    ),
-    ...[...serversAfter].map(
-      ([server, after]) => `${server} ${format(after - (serversBefore.get(server) ?? after))}`,
-    ),
-  ];
+/** Each job's CPU seconds so far, by its short name (`usecase.` dropped), for cpuSpent. */
+function jobCpu(jobs: readonly JobStatus[]): Map<string, number> {
+  return new Map(jobs.map((j) => [shortName(j.job), j.metrics.cpuSeconds ?? 0]));
 }
 
 /** Records/s of the second latency run: low enough that nothing queues anywhere. */
@@ -183,7 +171,7 @@ export async function benchSpeed(
     const rawKeyspace = `${name}_raw`;
     await run(config, ['db', 'apply'], { ...env, CASSANDRA_KEYSPACE: rawKeyspace });
     await serversQuiet(servers);
-    const writeServersBefore = await serverCpu(servers);
+    const writeServersBefore = await processCpu(servers);
     const writeMachineBefore = await machineCpu();
     let masterWrite: { rate: number; cpuMicros: number };
     try {
@@ -197,7 +185,7 @@ export async function benchSpeed(
       await cassandra.execute(`DROP KEYSPACE IF EXISTS ${rawKeyspace}`);
     }
     const writeMachineBusy = busyShare(writeMachineBefore, await machineCpu());
-    const writeServersAfter = await serverCpu(servers);
+    const writeServersAfter = await processCpu(servers);
     rows.push({
       metric: 'raw master dataset write of the same records (Cassandra, same writer, no Kafka)',
       value: `${masterWrite.rate.toLocaleString('en')} records/s`,
@@ -205,7 +193,7 @@ export async function benchSpeed(
     });
     // Whatever the servers still do for what came before (a compaction) is not the diamond's cost.
     const settled = await serversQuiet(servers);
-    const serversBefore = await serverCpu(servers);
+    const serversBefore = await processCpu(servers);
     const loadBefore = await cassandraLoad(cassandra, config.cassandra.keyspace);
     let began = performance.now();
     const speed = tributary(config, ['speed', '--port', '0'], env);
@@ -219,7 +207,8 @@ export async function benchSpeed(
     for (;;) {
       const now = await status();
       for (const j of now)
-        if (j.state === 'running' && !startupCpu.has(j.job)) startupCpu.set(j.job, j.metrics.cpuSeconds ?? 0);
+        if (j.state === 'running' && !startupCpu.has(shortName(j.job)))
+          startupCpu.set(shortName(j.job), j.metrics.cpuSeconds ?? 0);
       if (now.filter((j) => j.state === 'running').length >= jobs.length + 1) break;
       await delay(50);
     }
@@ -230,7 +219,7 @@ export async function benchSpeed(
     const diamondBusy = busyShare(machineBeforeDiamond, await machineCpu());
     const diamond = perSecond(records, ended - running);
     const jobsAtEnd = await status();
-    const serversAfter = await serverCpu(servers);
+    const serversAfter = await processCpu(servers);
     const loadAfter = await cassandraLoad(cassandra, config.cassandra.keyspace);
     rows.push({
       metric: 'whole diamond on a backlog (validation → 4 use-case jobs → delivery, + views)',
@@ -246,11 +235,9 @@ export async function benchSpeed(
       note: `caught up ${((performance.now() - ended) / 1000).toFixed(1)} s after the diamond; ratio to the raw master dataset write: ${(master / masterWrite.rate).toFixed(2)}`,
     });
     const perRecord = (seconds: number): string => ((seconds * 1e6) / records).toFixed(0);
-    const cpu = cpuOfEach(
-      jobsAtEnd,
-      (job) => startupCpu.get(job) ?? 0,
-      serversBefore,
-      serversAfter,
+    const cpu = cpuSpent(
+      new Map([...startupCpu, ...serversBefore]),
+      new Map([...jobCpu(jobsAtEnd), ...serversAfter]),
       perRecord,
     );
     rows.push({
@@ -274,7 +261,7 @@ export async function benchSpeed(
       began = performance.now();
       const machineBefore = await machineCpu();
       const jobsBefore = await status();
-      const serversBeforeRun = await serverCpu(servers);
+      const serversBeforeRun = await processCpu(servers);
       const hopsBefore = await latencyBuckets(speedUrl);
       const benchBefore = process.cpuUsage();
       const generatorBefore = await exitedChildrenCpu();
@@ -304,17 +291,15 @@ export async function benchSpeed(
       const listenerCpu = share((benchCpu.user + benchCpu.system) / 1e6);
       // Where the CPU went meanwhile, in % of a core: at moderate rates it is fetch cycles, not records.
       const jobsAfter = await status();
-      const serversAfterRun = await serverCpu(servers);
-      const cpuShares = cpuOfEach(
-        jobsAfter,
-        (job) => jobsBefore.find((b) => b.job === job)?.metrics.cpuSeconds ?? 0,
-        serversBeforeRun,
-        serversAfterRun,
+      const serversAfterRun = await processCpu(servers);
+      const cpuShares = cpuSpent(
+        new Map([...jobCpu(jobsBefore), ...serversBeforeRun]),
+        new Map([...jobCpu(jobsAfter), ...serversAfterRun]),
         share,
       ).join(', ');
       await delay(5_000);
       const hopP99 = hopBounds(hopsBefore, await latencyBuckets(speedUrl), 0.99)
-        .map((h) => `${h.job.replace('usecase.', '')} ${h.bound}`)
+        .map((h) => `${shortName(h.job)} ${h.bound}`)
         .join(', ');
       await listener.stop();
       const samples = listener.samples;
@@ -352,7 +337,7 @@ export async function benchSpeed(
         `${name}alone${i}`,
       );
       alone.push(
-        `${job.replace('usecase.', '')} ${micros.toFixed(0)}${job === 'delivery' ? ` a finding (${count.toLocaleString('en')} findings)` : ''}`,
+        `${shortName(job)} ${micros.toFixed(0)}${job === 'delivery' ? ` a finding (${count.toLocaleString('en')} findings)` : ''}`,
       );
     }
     rows.push({
