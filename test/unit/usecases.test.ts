@@ -124,6 +124,21 @@ describe('amount-anomaly', () => {
     expect(results[41]).toEqual([]);
   });
 
+  it('A: judges |z| > 4 on both sides of the mean, and honours the anomaly_z setting', () => {
+    // The history: mean 1,020, sd ~14.1-14.3 (amounts 1,000-1,040).
+    const last = (amount: bigint, settings: Record<string, unknown> = {}): unknown[] =>
+      run(amountAnomaly, [...history, rec(100, { amount_minor: amount })], { variant: 'A', settings }).at(
+        -1,
+      ) ?? [];
+    expect(last(1_070n)).toEqual([]); // z ~ 3.5
+    expect(last(1_091n)).toMatchObject([{ code: 'AMOUNT_ANOMALY' }]); // z ~ 5
+    const low = last(949n); // z ~ -5
+    expect(low).toMatchObject([{ code: 'AMOUNT_ANOMALY', recordIds: ['r100'] }]);
+    expect(Number((low[0] as { detail: { z: string } }).detail.z)).toBeLessThan(-4);
+    expect(last(1_091n, { anomaly_z: 6 })).toEqual([]);
+    expect(last(1_070n, { anomaly_z: 3 })).toMatchObject([{ code: 'AMOUNT_ANOMALY' }]);
+  });
+
   it('does not count re-sent records in the profile, and does not judge them again', () => {
     // 29 records and 5 re-sends of them: the profile holds 29, short of 30, so the outlier passes.
     const resent = [...history.slice(0, 29), ...history.slice(0, 5)];
@@ -145,7 +160,8 @@ describe('amount-anomaly', () => {
       rec(i, { amount_minor: BigInt(1_000 + (i % 3)), category: 'grocery' }),
     );
     const found = run(amountAnomaly, [...grocery, outlier], { variant: 'B' });
-    expect(found[35]?.[0]?.detail?.scope).toBe('category:grocery');
+    expect(found.slice(0, 35).flat()).toEqual([]);
+    expect(found[35]).toMatchObject([{ code: 'AMOUNT_ANOMALY', detail: { scope: 'category:grocery' } }]);
   });
 });
 
@@ -156,6 +172,20 @@ describe('velocity', () => {
     expect(results.flat()).toHaveLength(1);
     expect(results[10]?.[0]?.code).toBe('VELOCITY');
     expect(results[10]?.[0]?.recordIds).toHaveLength(11);
+  });
+
+  it('a window is 60 s of event time, its end excluded, and a later burst gives a second finding', () => {
+    // 11 records 6 s apart span exactly 60 s: no 60 s window holds all 11.
+    const edge = Array.from({ length: 11 }, (_, i) => rec(i, { event_time: new Date(T0 + i * 6_000) }));
+    expect(run(velocity, edge).flat()).toEqual([]);
+    const inside = Array.from({ length: 11 }, (_, i) => rec(i, { event_time: new Date(T0 + i * 5_999) }));
+    expect(run(velocity, inside).flat()).toHaveLength(1);
+    const later = Array.from({ length: 11 }, (_, i) =>
+      rec(100 + i, { event_time: new Date(T0 + 300_000 + i * 1_000) }),
+    );
+    const findings = run(velocity, [...inside, ...later]).flat();
+    expect(findings).toHaveLength(2);
+    expect(findings[1]?.recordIds).toEqual(later.map((r) => r.record_id));
   });
 
   it('counts windows of event time, whatever the arrival order', () => {
