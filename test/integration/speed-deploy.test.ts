@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cassandraTypes } from '../../core/cassandra/index.js';
-import { daysBetween, utcDay } from '../../ingest/index.js';
+import { daysBetween, RecordDeserializer, RegistryClient, utcDay } from '../../ingest/index.js';
 import { HEADER, headerText } from '../../ingest/validation/index.js';
 import { customerIds } from '../../scripts/generate/index.js';
 import { chooseVariant, listExperiments, type JobStatus } from '../../speed/index.js';
@@ -78,6 +78,9 @@ describe('hot deploy', () => {
       await admin.connect();
       const before = (await admin.describeGroups([dq.groupId])).groups[0];
       const pidBefore = (await jobs()).find((j) => j.job === 'usecase.data-quality')?.pid;
+      // Defined, or the comparisons below would hold vacuously.
+      expect(pidBefore).toBeGreaterThan(0);
+      expect(before?.members.length).toBeGreaterThan(0);
 
       // Sample data-quality's progress while a new use case is deployed next to it.
       const samples: { at: number; committed: bigint }[] = [];
@@ -130,8 +133,12 @@ describe('hot deploy', () => {
       await cli(['deploy', 'amount-anomaly', '--variant', 'A']);
       await cli(['deploy', 'amount-anomaly', '--variant', 'B']);
       await cli(['ab', 'set', 'amount-anomaly', '--control', 'A', '--treatment', 'B', '--percent', '50']);
+      const [experiment] = await listExperiments(pgPool(world.env.DATABASE_URL));
+      if (experiment === undefined) throw new Error('no experiment');
+      // An explicit assignment against the hash split: ab-0001 gets the variant the hash would not give it.
+      const overridden = chooseVariant(experiment, 'ab-0001', undefined) === 'A' ? 'B' : 'A';
       await cli(['customers', 'add', 'ab-0001']);
-      await cli(['ab', 'assign', 'amount-anomaly', 'ab-0001', 'B']);
+      await cli(['ab', 'assign', 'amount-anomaly', 'ab-0001', overridden]);
       const end = Date.UTC(2026, 10, 22, 0, 0, 0);
       await cli([
         'generate',
@@ -162,42 +169,57 @@ describe('hot deploy', () => {
           description: 'the diamond to catch up',
         },
       );
-      const [experiment] = await listExperiments(pgPool(world.env.DATABASE_URL));
-      if (experiment === undefined) throw new Error('no experiment');
       const ks = world.config.cassandra.keyspace;
-      const seen = { A: 0, B: 0 };
+      /** Stored amount-anomaly findings per variant, and whether each was delivered. */
+      const stored = { A: { delivered: 0, kept: 0 }, B: { delivered: 0, kept: 0 } };
+      const deliveredIds = new Set<string>();
       const receivers = new Map<string, string>();
+      let overriddenRows = 0;
       for (const customer of customerIds({ customers: 12, customerPrefix: 'ab' })) {
-        const expected = chooseVariant(experiment, customer, customer === 'ab-0001' ? 'B' : undefined);
+        const expected = chooseVariant(experiment, customer, customer === 'ab-0001' ? overridden : undefined);
         receivers.set(customer, expected);
         for (const day of daysBetween(utcDay(new Date(end - 2 * 86_400_000)), utcDay(new Date(end)))) {
           const rows = await cassandra.execute(
-            `SELECT usecase, variant, delivered FROM ${ks}.findings_by_customer WHERE customer_id = ? AND day = ?`,
+            `SELECT finding_id, usecase, variant, delivered FROM ${ks}.findings_by_customer WHERE customer_id = ? AND day = ?`,
             [customer, cassandraTypes.LocalDate.fromString(day)],
           );
           for (const row of rows.rows) {
             if (row.get('usecase') !== 'amount-anomaly') continue;
             const variant = String(row.get('variant'));
-            if (variant === 'A' || variant === 'B') seen[variant] += 1;
-            expect(row.get('delivered'), `${customer} ${variant}`).toBe(variant === expected);
+            if (variant !== 'A' && variant !== 'B') throw new Error(`stored variant ${variant}`);
+            const delivered = row.get('delivered') as boolean;
+            expect(delivered, `${customer} ${variant}`).toBe(variant === expected);
+            stored[variant][delivered ? 'delivered' : 'kept'] += 1;
+            if (customer === 'ab-0001') overriddenRows += 1;
+            if (delivered) deliveredIds.add(String(row.get('finding_id')));
           }
         }
       }
-      expect(seen.A).toBeGreaterThan(0);
-      expect(seen.B).toBeGreaterThan(0);
-      expect(new Set(receivers.values())).toEqual(new Set(['A', 'B']));
-      const feedback = await readTopic(kafka, world.config.topics.feedback);
-      for (const m of feedback) {
+      // Both variants ran on every customer's data: each has findings delivered and findings kept.
+      for (const variant of ['A', 'B'] as const) {
+        expect(stored[variant].delivered, `${variant} delivered`).toBeGreaterThan(0);
+        expect(stored[variant].kept, `${variant} kept, not delivered`).toBeGreaterThan(0);
+      }
+      // The override was judged: the overridden customer has findings of both variants stored.
+      expect(overriddenRows).toBeGreaterThan(1);
+      // What customers received is exactly the delivered findings, each once, each of its variant.
+      const received: string[] = [];
+      for (const m of await readTopic(kafka, world.config.topics.feedback)) {
         const finding = JSON.parse(m.message.value?.toString() ?? '{}') as {
+          findingId: string;
           usecase: string;
           variant: string;
           customerId: string;
         };
-        if (finding.usecase === 'amount-anomaly' && finding.customerId.startsWith('ab-'))
-          expect(finding.variant).toBe(receivers.get(finding.customerId));
+        if (finding.usecase !== 'amount-anomaly' || !finding.customerId.startsWith('ab-')) continue;
+        expect(finding.variant, finding.customerId).toBe(receivers.get(finding.customerId));
+        received.push(finding.findingId);
       }
+      expect(received.length).toBe(new Set(received).size);
+      expect(new Set(received)).toEqual(deliveredIds);
       const report = await cli(['ab', 'report', 'amount-anomaly', '--days', '30']);
       expect(report).toMatch(/variant A: \d+ findings/);
+      expect(report).toMatch(/variant B: \d+ findings/);
       expect(report).toMatch(/agreement: [\d.]+%/);
     },
   );
@@ -214,12 +236,30 @@ describe('hot deploy', () => {
         intervalMs: 1_000,
         description: 'flaky to process everything',
       });
+      // Expected: every message of records.valid whose amount is divisible by 7 (re-sent copies too:
+      // a use case sees them, marked), each dead-lettered once, its reason naming its record.
+      const deserializer = new RecordDeserializer({
+        registry: new RegistryClient({ url: world.env.SCHEMA_REGISTRY_URL ?? '' }),
+      });
+      const valid = await readTopic(kafka, world.config.topics.valid);
+      await deserializer.prepare(valid.map((m) => m.message.value));
+      const expected: string[] = [];
+      for (const { message } of valid) {
+        const decoded = deserializer.decode(message.value, message.key);
+        if (!decoded.ok) throw new Error(decoded.reason);
+        if (decoded.record.amount_minor % 7n === 0n) expected.push(decoded.record.record_id);
+      }
+      expect(expected.length).toBeGreaterThan(100);
       const dead = await readTopic(kafka, `${world.config.namespace}.dlq.usecase.flaky`);
-      expect(dead.length).toBeGreaterThan(100);
-      const first = dead[0]?.message.headers;
-      expect(headerText(first, HEADER.errorCode)).toBe('USECASE_ERROR');
-      expect(headerText(first, HEADER.errorReason)).toMatch(/flaky cannot handle/);
-      expect(headerText(first, 'tributary.error.stack')).toMatch(/at Object.process/);
+      const named: string[] = [];
+      for (const { message } of dead) {
+        expect(headerText(message.headers, HEADER.errorCode)).toBe('USECASE_ERROR');
+        const reason = headerText(message.headers, HEADER.errorReason) ?? '';
+        expect(reason).toMatch(/flaky cannot handle \S+/);
+        named.push(/flaky cannot handle (\S+)/.exec(reason)?.[1] ?? '');
+        expect(headerText(message.headers, 'tributary.error.stack')).toMatch(/at Object.process/);
+      }
+      expect(named.sort()).toEqual(expected.sort());
       const status = (await jobs()).find((j) => j.job === 'usecase.flaky');
       expect(status?.state).toBe('running');
       expect(status?.restarts).toBe(0);
