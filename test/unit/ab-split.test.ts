@@ -1,0 +1,54 @@
+/**
+ * The A/B split: which variant a customer receives is a deterministic hash of the experiment's salt
+ * and the customer id, a percentage of customers get the treatment, a roll-out only ever adds
+ * customers as its percentage grows, and an explicit assignment wins.
+ */
+import { describe, expect, it } from 'vitest';
+import { fnv1a32 } from '../../core/hash.js';
+import { chooseVariant, hashBucket, type Experiment } from '../../speed/index.js';
+
+const customers = Array.from({ length: 10_000 }, (_, i) => `cust-${String(i).padStart(5, '0')}`);
+
+function experiment(treatmentPercent: number, salt = 'salt-1'): Experiment {
+  return { usecase: 'amount-anomaly', control: 'A', treatment: 'B', treatmentPercent, salt };
+}
+
+function treated(e: Experiment): Set<string> {
+  return new Set(customers.filter((c) => chooseVariant(e, c, undefined) === 'B'));
+}
+
+describe('A/B split', () => {
+  it('hashes with FNV-1a 32, the same in every process', () => {
+    // Published FNV-1a 32-bit test vectors.
+    expect(fnv1a32('')).toBe(0x811c9dc5);
+    expect(fnv1a32('a')).toBe(0xe40c292c);
+    expect(fnv1a32('foobar')).toBe(0xbf9cf968);
+    expect(hashBucket('salt-1', 'cust-00042')).toBe(fnv1a32('salt-1|cust-00042') % 100);
+  });
+
+  it('gives the treatment to its percentage of customers, none at 0 % and all at 100 %', () => {
+    expect(treated(experiment(0)).size).toBe(0);
+    expect(treated(experiment(100)).size).toBe(customers.length);
+    for (const percent of [10, 30, 50]) {
+      const share = (100 * treated(experiment(percent)).size) / customers.length;
+      expect(Math.abs(share - percent), `${percent} %`).toBeLessThan(2);
+    }
+  });
+
+  it('only adds customers as a roll-out grows, and decides each customer the same way every time', () => {
+    const steps = [5, 20, 50, 80].map((p) => treated(experiment(p)));
+    for (let i = 1; i < steps.length; i += 1)
+      for (const c of steps[i - 1] ?? []) expect(steps[i]?.has(c), c).toBe(true);
+    expect(treated(experiment(20))).toEqual(steps[1]);
+  });
+
+  it('splits each experiment independently (its salt), and an explicit assignment wins', () => {
+    const one = treated(experiment(50, 'salt-1'));
+    const other = treated(experiment(50, 'salt-2'));
+    const both = [...one].filter((c) => other.has(c)).length;
+    // Independent halves share about a quarter of the customers.
+    expect(Math.abs((100 * both) / customers.length - 25)).toBeLessThan(2);
+    expect(chooseVariant(experiment(100), 'cust-00001', 'A')).toBe('A');
+    expect(chooseVariant(experiment(0), 'cust-00001', 'B')).toBe('B');
+  });
+});
