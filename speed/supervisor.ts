@@ -61,6 +61,11 @@ export interface SupervisorOptions {
   readonly pool: PgPool;
   /** Extra environment for the workers. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Which jobs this supervisor runs (default: every platform job and every active deployment):
+   * another supervisor, on another machine, can run the rest.
+   */
+  readonly runs?: (job: string) => boolean;
 }
 
 export class Supervisor {
@@ -129,6 +134,8 @@ export class Supervisor {
         if (slot !== undefined && slot.state !== 'paused') await this.stop(slot, 'paused');
       }
     }
+    const runs = this.options.runs;
+    if (runs !== undefined) for (const job of [...desired.keys()]) if (!runs(job)) desired.delete(job);
     for (const slot of this.slots.values()) {
       if (!desired.has(slot.job) && slot.state !== 'stopped' && slot.state !== 'paused') {
         this.options.logger.info({ job: slot.job }, 'undeployed: stopping its worker');

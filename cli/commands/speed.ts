@@ -1,6 +1,6 @@
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createPgPool } from '../../core/postgres/index.js';
-import { EXIT_PAUSED, startWorker, Supervisor } from '../../speed/index.js';
+import { EXIT_PAUSED, PLATFORM_JOBS, startWorker, Supervisor } from '../../speed/index.js';
 import { action, commandContext } from '../context.js';
 import { parsePort } from '../options.js';
 
@@ -13,6 +13,19 @@ function untilSignal(): Promise<void> {
       resolve();
     });
   });
+}
+
+const USECASE_JOB = /^usecase\.[a-z0-9][a-z0-9-]*(\.[A-Za-z0-9_-]+)?$/;
+
+/** `--only`/`--except`: a comma-separated list of job names, each a platform job or a use case's. */
+function parseJobs(value: string): string[] {
+  const jobs = value.split(',').map((job) => job.trim());
+  for (const job of jobs)
+    if (!(PLATFORM_JOBS as readonly string[]).includes(job) && !USECASE_JOB.test(job))
+      throw new InvalidArgumentError(
+        `"${job}" is not a job: expected ${PLATFORM_JOBS.join(', ')} or usecase.<name>[.<variant>], comma-separated`,
+      );
+  return jobs;
 }
 
 /**
@@ -36,6 +49,19 @@ export function speedCommand(): Command {
     .option(
       '--job <name>',
       'run only this job, in this process: validation, master, views, delivery or usecase.<name>[.<variant>]',
+    )
+    .addOption(
+      new Option(
+        '--only <jobs>',
+        'supervise only these jobs (comma-separated), e.g. master,views on a machine of their own',
+      )
+        .argParser(parseJobs)
+        .conflicts(['except', 'job']),
+    )
+    .addOption(
+      new Option('--except <jobs>', 'supervise every job but these (comma-separated)')
+        .argParser(parseJobs)
+        .conflicts('job'),
     )
     .addOption(
       new Option('--port <port>', 'the supervisor’s /metrics and /jobs port (default: SPEED_PORT)').argParser(
@@ -82,7 +108,14 @@ export function speedCommand(): Command {
           max: 2,
           applicationName: 'tributary-speed',
         });
-        const supervisor = new Supervisor({ config, logger, pool });
+        const { only, except } = options;
+        const supervisor = new Supervisor({
+          config,
+          logger,
+          pool,
+          ...(only !== undefined && { runs: (job: string) => only.includes(job) }),
+          ...(except !== undefined && { runs: (job: string) => !except.includes(job) }),
+        });
         const port = await supervisor.start(options.port ?? config.speed.port);
         process.stdout.write(`speed layer running: /metrics and /jobs on http://127.0.0.1:${port}\n`);
         await untilSignal();

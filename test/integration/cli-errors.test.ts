@@ -23,6 +23,16 @@ describe('command line errors', () => {
     expect(result.stderr).toMatch(/Usage: tributary stack up/);
   });
 
+  it('tributary speed: a job list naming no job, or --only with --except, prints usage and exits 2', async () => {
+    const bogus = await runCli(['speed', '--only', 'master,bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/"bogus" is not a job/);
+    expect(bogus.stderr).toMatch(/Usage: tributary speed/);
+    const both = await runCli(['speed', '--only', 'master', '--except', 'views']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/cannot be used with option '--except/);
+  });
+
   it('an unknown command exits 2', async () => {
     const result = await runCli(['launch-rockets']);
     expect(result.code).toBe(2);
