@@ -1,6 +1,13 @@
 /** The speed layer: the job runtime, the use cases, the views and delivery jobs, deployment and A/B. */
 export { Supervisor, type JobStatus } from './supervisor.js';
-export { startWorker, PLATFORM_JOBS, EXIT_PAUSED, type RunningWorker } from './worker.js';
+export {
+  startWorker,
+  isJobName,
+  BULK_JOBS,
+  PLATFORM_JOBS,
+  EXIT_PAUSED,
+  type RunningWorker,
+} from './worker.js';
 export { deploy, listDeployments, setStatus, jobName, type Deployment } from './deploy/deployments.js';
 export {
   assignVariant,

@@ -42,8 +42,13 @@ function parseUseCaseJob(name: string): { usecase: string; variant: string } | u
   return match?.[1] === undefined ? undefined : { usecase: match[1], variant: match[2] ?? '' };
 }
 
+/** A platform job's name or a use case's (`usecase.<name>[.<variant>]`): what `--job` accepts. */
+export function isJobName(name: string): boolean {
+  return (PLATFORM_JOBS as readonly string[]).includes(name) || parseUseCaseJob(name) !== undefined;
+}
+
 /** Jobs off the way to feedback: they write Cassandra in bulk, at a lower CPU priority. */
-const BULK_JOBS: readonly string[] = ['master', 'views'];
+export const BULK_JOBS: readonly string[] = ['master', 'views'];
 
 function lowerPriority(logger: Logger, name: string, nice: number): void {
   if (!BULK_JOBS.includes(name) || nice === 0) return;

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createPgPool } from '../../core/postgres/index.js';
-import { EXIT_PAUSED, PLATFORM_JOBS, startWorker, Supervisor } from '../../speed/index.js';
+import { EXIT_PAUSED, isJobName, PLATFORM_JOBS, startWorker, Supervisor } from '../../speed/index.js';
 import { action, commandContext } from '../context.js';
 import { parsePort } from '../options.js';
 
@@ -15,13 +15,11 @@ function untilSignal(): Promise<void> {
   });
 }
 
-const USECASE_JOB = /^usecase\.[a-z0-9][a-z0-9-]*(\.[A-Za-z0-9_-]+)?$/;
-
 /** `--only`/`--except`: a comma-separated list of job names, each a platform job or a use case's. */
 function parseJobs(value: string): string[] {
   const jobs = value.split(',').map((job) => job.trim());
   for (const job of jobs)
-    if (!(PLATFORM_JOBS as readonly string[]).includes(job) && !USECASE_JOB.test(job))
+    if (!isJobName(job))
       throw new InvalidArgumentError(
         `"${job}" is not a job: expected ${PLATFORM_JOBS.join(', ')} or usecase.<name>[.<variant>], comma-separated`,
       );

@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../../core/config.js';
 import { createKafka } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
-import type { JobStatus } from '../../speed/index.js';
+import { BULK_JOBS, type JobStatus } from '../../speed/index.js';
 import {
   busyShare,
   cpuSpent,
@@ -34,7 +34,6 @@ export interface SteadyBenchOptions {
   readonly windowSeconds: number;
 }
 
-const BULK = ['master', 'views'];
 /**
  * Before the first window: processes started, connections made, V8 done optimising the hot paths
  * (with 20 s, every job's share of a core in the first window was a third above the later ones').
@@ -45,7 +44,7 @@ const SETTLE_MS = 3_000;
 /** At most this long for the bulk jobs to catch up after a window without them. */
 const CATCH_UP_MAX_MS = 120_000;
 /** The processes whose share of a core must be back to their first window's for the next window. */
-const CAUGHT_UP_WHEN = [...BULK, 'cassandra'];
+const CAUGHT_UP_WHEN = [...BULK_JOBS, 'cassandra'];
 /** How much above its first window's share (in part of a core) a process may be and count as caught up. */
 const CAUGHT_UP_SLACK = 0.03;
 
@@ -65,7 +64,7 @@ async function bulkCaughtUp(
 ): Promise<number | undefined> {
   const began = Date.now();
   const lagged = (all: JobStatus[]): boolean =>
-    all.filter((j) => BULK.includes(j.job)).some((j) => (j.metrics.lag ?? Infinity) > rate);
+    all.filter((j) => BULK_JOBS.includes(j.job)).some((j) => (j.metrics.lag ?? Infinity) > rate);
   while (lagged(await status())) {
     if (Date.now() - began > CATCH_UP_MAX_MS) return undefined;
     await delay(500);
@@ -148,7 +147,7 @@ export async function benchSteady(
       if (generator.child.pid !== undefined) pids.set('generator', generator.child.pid);
       for (const [server, pid] of servers) pids.set(server, pid);
       if (kind === 'bulk stopped')
-        for (const job of BULK) {
+        for (const job of BULK_JOBS) {
           const pid = pids.get(job);
           if (pid === undefined) continue;
           process.kill(pid, 'SIGSTOP');

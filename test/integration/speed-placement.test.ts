@@ -13,9 +13,12 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const kafka = kafkaClient();
 
+async function jobs(url: string): Promise<JobStatus[]> {
+  return (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
+}
+
 async function running(url: string): Promise<string[]> {
-  const jobs = (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
-  return jobs
+  return (await jobs(url))
     .filter((j) => j.state === 'running')
     .map((j) => j.job)
     .sort();
@@ -57,10 +60,8 @@ describe('tributary speed --only / --except', () => {
           description: 'every job, under one supervisor or the other, to catch up',
         });
         // Still each job in one place only: the other supervisor never started it.
-        const all = (url: string): Promise<JobStatus[]> =>
-          fetch(`${url}/jobs`).then((r) => r.json() as Promise<JobStatus[]>);
-        expect((await all(frontUrl ?? '')).map((j) => j.job).sort()).toEqual(frontJobs);
-        expect((await all(bulkUrl ?? '')).map((j) => j.job).sort()).toEqual(bulkJobs);
+        expect((await jobs(frontUrl ?? '')).map((j) => j.job).sort()).toEqual(frontJobs);
+        expect((await jobs(bulkUrl ?? '')).map((j) => j.job).sort()).toEqual(bulkJobs);
         for (const s of supervisors.splice(0)) expect(await s.stop()).toBe(0);
       } finally {
         for (const s of supervisors) await s.stop();
