@@ -6,12 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import type { JobStatus } from '../../speed/index.js';
 import { runCli } from '../helpers/cli.js';
-import { kafkaClient } from '../helpers/context.js';
+import { cassandraClient, kafkaClient } from '../helpers/context.js';
+import { endOffsetSum } from '../helpers/kafka.js';
 import { startCli, type RunningCli } from '../helpers/process.js';
 import { allCaughtUp, speedWorld } from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const kafka = kafkaClient();
+const cassandra = cassandraClient();
 
 async function jobs(url: string): Promise<JobStatus[]> {
   return (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
@@ -50,15 +52,28 @@ describe('tributary speed --only / --except', () => {
           { timeoutMs: 60_000, description: 'each supervisor running its own jobs' },
         );
         const generated = await runCli(
-          ['generate', '--records', '5000', '--customers', '5', '--seed', '9'],
+          ['generate', '--records', '5000', '--customers', '5', '--seed', '9', '--json'],
           world.env,
         );
         expect(generated.code, generated.stderr).toBe(0);
+        const summary = JSON.parse(generated.stdout) as { valid: number; duplicates: number };
+        const distinct = summary.valid - summary.duplicates;
         await waitFor(() => allCaughtUp(kafka, world.groups([...frontJobs, ...bulkJobs])), {
           timeoutMs: 120_000,
           intervalMs: 500,
           description: 'every job, under one supervisor or the other, to catch up',
         });
+        // What each share did, so that "caught up" cannot hold on empty topics: the bulk share stored
+        // every distinct record in the master dataset and counted each once in the realtime views;
+        // the front share found and delivered feedback.
+        const ks = world.config.cassandra.keyspace;
+        const stored = await cassandra.execute(`SELECT count(*) AS n FROM ${ks}.records`);
+        expect(Number(stored.first().get('n'))).toBe(distinct);
+        const views = await cassandra.execute(`SELECT record_count FROM ${ks}.realtime_aggregates`, [], {
+          fetchSize: 10_000,
+        });
+        expect(views.rows.reduce((n, r) => n + Number(r.get('record_count')), 0)).toBe(distinct);
+        expect(await endOffsetSum(kafka, world.config.topics.feedback)).toBeGreaterThan(0n);
         // Still each job in one place only: the other supervisor never started it.
         expect((await jobs(frontUrl ?? '')).map((j) => j.job).sort()).toEqual(frontJobs);
         expect((await jobs(bulkUrl ?? '')).map((j) => j.job).sort()).toEqual(bulkJobs);
