@@ -5,15 +5,33 @@
  * stopped. A crashed worker is restarted with exponential backoff; a paused one is left paused and
  * reported. Per-job metrics arrive over IPC and are served on /metrics, job status on /jobs.
  * SIGTERM stops every worker gracefully (each finishes its batch and commits).
+ *
+ * With `--only`/`--except` a supervisor takes a share of the jobs and others, elsewhere, the rest.
+ * Each refreshes its row in the control plane every two seconds (deploy/supervisors.ts): that is how
+ * `tributary list` sees every job, and how a job that no supervisor takes, or two do, is found.
  */
+import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Gauge } from 'prom-client';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { PgPool } from '../core/postgres/index.js';
-import { jobName, listDeployments } from './deploy/deployments.js';
+import { jobName, listDeployments, type Deployment } from './deploy/deployments.js';
+import {
+  forgetLongGone,
+  heartbeat,
+  leave,
+  liveSupervisors,
+  placement,
+  SUPERVISOR_LIVE_MS,
+  supervisorName,
+  takes,
+  type Placement,
+  type Share,
+} from './deploy/supervisors.js';
 import { EXIT_PAUSED, PLATFORM_JOBS } from './worker.js';
 
 export type SlotState = 'starting' | 'running' | 'backoff' | 'paused' | 'stopping' | 'stopped';
@@ -65,8 +83,19 @@ export interface SupervisorOptions {
    * Which jobs this supervisor runs (default: every platform job and every active deployment):
    * another supervisor, on another machine, can run the rest.
    */
-  readonly runs?: (job: string) => boolean;
+  readonly share?: Share;
 }
+
+/** The jobs that should run, each with its generation: the platform jobs and the active deployments. */
+export function jobsToRun(deployments: readonly Deployment[]): Map<string, number> {
+  const jobs = new Map<string, number>(PLATFORM_JOBS.map((job) => [job, 0]));
+  for (const d of deployments)
+    if (d.status === 'active') jobs.set(jobName(d.usecase, d.variant), d.generation);
+  return jobs;
+}
+
+/** A placement problem is reported once it has lasted this long: a peer may be starting, or gone. */
+const PLACEMENT_GRACE_MS = SUPERVISOR_LIVE_MS;
 
 export class Supervisor {
   private readonly slots = new Map<string, Slot>();
@@ -74,10 +103,27 @@ export class Supervisor {
   private server: Server | undefined;
   private reconciling: Promise<void> = Promise.resolve();
   private stopping = false;
+  private readonly id = randomUUID();
+  private port = 0;
+  private placed: Placement = { unplaced: [], doubled: [] };
+  /** Placement problems seen, since when, and whether they were reported. */
+  private readonly problems = new Map<string, { since: number; reported: boolean }>();
 
   constructor(private readonly options: SupervisorOptions) {}
 
   async start(port: number): Promise<number> {
+    this.server = createServer((request, response) => {
+      void this.answer(request.url ?? '/', response);
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address !== null ? address.port : port;
+    await forgetLongGone(this.options.pool).catch((error: unknown) => {
+      this.options.logger.warn(
+        { err: error },
+        'could not clear long-gone supervisors from the control plane',
+      );
+    });
     await this.reconcile();
     this.timer = setInterval(() => {
       this.reconciling = this.reconciling
@@ -86,17 +132,22 @@ export class Supervisor {
           this.options.logger.error({ err: error }, 'reconciling deployments failed; retrying');
         });
     }, RECONCILE_MS);
-    this.server = createServer((request, response) => {
-      void this.answer(request.url ?? '/', response);
-    });
-    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    const address = this.server.address();
-    return typeof address === 'object' && address !== null ? address.port : port;
+    return this.port;
   }
 
   private async answer(url: string, response: ServerResponse): Promise<void> {
     if (url.startsWith('/metrics')) {
       const registry = AggregatorRegistry.aggregate([...this.slots.values()].map((s) => s.metrics));
+      new Gauge({
+        name: 'tributary_speed_unplaced_jobs',
+        help: 'Jobs that should run and that no live supervisor takes (--only/--except shares)',
+        registers: [registry],
+      }).set(this.placed.unplaced.length);
+      new Gauge({
+        name: 'tributary_speed_doubled_jobs',
+        help: 'Jobs that two or more live supervisors take',
+        registers: [registry],
+      }).set(this.placed.doubled.length);
       response.writeHead(200, { 'content-type': registry.contentType });
       response.end(await registry.metrics());
       return;
@@ -125,17 +176,15 @@ export class Supervisor {
 
   private async reconcile(): Promise<void> {
     if (this.stopping) return;
-    const desired = new Map<string, number>(PLATFORM_JOBS.map((job) => [job, 0]));
-    for (const deployment of await listDeployments(this.options.pool)) {
-      const job = jobName(deployment.usecase, deployment.variant);
-      if (deployment.status === 'active') desired.set(job, deployment.generation);
-      else if (deployment.status === 'paused') {
-        const slot = this.slots.get(job);
-        if (slot !== undefined && slot.state !== 'paused') await this.stop(slot, 'paused');
-      }
+    const deployments = await listDeployments(this.options.pool);
+    for (const deployment of deployments) {
+      const slot = this.slots.get(jobName(deployment.usecase, deployment.variant));
+      if (deployment.status === 'paused' && slot !== undefined && slot.state !== 'paused')
+        await this.stop(slot, 'paused');
     }
-    const runs = this.options.runs;
-    if (runs !== undefined) for (const job of [...desired.keys()]) if (!runs(job)) desired.delete(job);
+    const all = jobsToRun(deployments);
+    const share = this.options.share ?? {};
+    const desired = new Map([...all].filter(([job]) => takes(share, job)));
     for (const slot of this.slots.values()) {
       if (!desired.has(slot.job) && slot.state !== 'stopped' && slot.state !== 'paused') {
         this.options.logger.info({ job: slot.job }, 'undeployed: stopping its worker');
@@ -178,6 +227,51 @@ export class Supervisor {
           slot.lastExit !== EXIT_PAUSED)
       ) {
         this.spawn(slot);
+      }
+    }
+    await this.register(all.keys()).catch((error: unknown) => {
+      this.options.logger.warn({ err: error }, 'could not refresh this supervisor in the control plane');
+    });
+  }
+
+  /** Refreshes this supervisor's row, then checks how the live supervisors' shares cover `jobs`. */
+  private async register(jobs: Iterable<string>): Promise<void> {
+    const { pool, logger } = this.options;
+    await heartbeat(pool, {
+      supervisorId: this.id,
+      host: os.hostname(),
+      pid: process.pid,
+      port: this.port,
+      share: this.options.share ?? {},
+      jobs: this.jobs(),
+    });
+    this.placed = placement(jobs, await liveSupervisors(pool));
+    const now = Date.now();
+    const current = new Map<string, string>();
+    for (const job of this.placed.unplaced)
+      current.set(
+        `unplaced ${job}`,
+        `${job} runs nowhere: no live supervisor takes it (--only/--except), so its input waits in Kafka until one does`,
+      );
+    for (const { job, supervisors } of this.placed.doubled)
+      current.set(
+        `doubled ${job}`,
+        `${job} is taken by ${String(supervisors.length)} supervisors (${supervisors.join(', ')}): one consumer group: with SPEED_SLOTS=1 one works and the others wait on standby`,
+      );
+    for (const [key, problem] of this.problems)
+      if (!current.has(key)) {
+        this.problems.delete(key);
+        if (problem.reported) logger.info({ problem: key }, 'job placement mended');
+      }
+    for (const [key, message] of current) {
+      const problem = this.problems.get(key) ?? { since: now, reported: false };
+      this.problems.set(key, problem);
+      if (!problem.reported && now - problem.since >= PLACEMENT_GRACE_MS) {
+        problem.reported = true;
+        logger.warn(
+          { problem: key, supervisor: supervisorName({ host: os.hostname(), port: this.port }) },
+          message,
+        );
       }
     }
   }
@@ -274,6 +368,9 @@ export class Supervisor {
     clearInterval(this.timer);
     await this.reconciling;
     await Promise.all([...this.slots.values()].map((slot) => this.stop(slot, 'stopped')));
+    await leave(this.options.pool, this.id).catch((error: unknown) => {
+      this.options.logger.warn({ err: error }, 'could not remove this supervisor from the control plane');
+    });
     await new Promise<void>((resolve) => {
       if (this.server === undefined) resolve();
       else

@@ -2,11 +2,16 @@ import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typin
 import {
   deploy,
   jobName,
+  jobsToRun,
   listDeployments,
+  liveSupervisors,
   loadUseCaseModules,
+  placement,
   setStatus,
+  supervisorName,
   USE_CASES,
   type JobStatus,
+  type Share,
 } from '../../speed/index.js';
 import { action, commandContext, withPool } from '../context.js';
 import { parseJsonObject } from '../options.js';
@@ -79,27 +84,38 @@ export function undeployCommand() {
     );
 }
 
-async function liveJobs(url: string): Promise<JobStatus[] | undefined> {
-  try {
-    const response = await fetch(`${url}/jobs`, { signal: AbortSignal.timeout(2_000) });
-    return (await response.json()) as JobStatus[];
-  } catch {
-    return undefined;
-  }
+/** How a supervisor's share reads in `tributary list`. */
+function describeShare(share: Share): string {
+  if ('only' in share) return `only ${share.only.join(',')}`;
+  if ('except' in share) return `every job but ${share.except.join(',')}`;
+  return 'every job';
 }
 
 export function listCommand(): Command {
   return new Command('list')
-    .description('deployments and, when `tributary speed` runs, each job’s live measurements')
+    .description(
+      'deployments and, for every running `tributary speed` supervisor (any machine), its jobs’ live measurements',
+    )
     .option('--json', 'print JSON')
     .action(
       action((options) =>
         withPool(async (pool) => {
-          const { config } = commandContext();
           const deployments = await listDeployments(pool);
-          const live = await liveJobs(`http://127.0.0.1:${config.speed.port}`);
+          const supervisors = await liveSupervisors<JobStatus>(pool);
+          const speedRuns = supervisors.length > 0;
+          const { unplaced, doubled } = placement(jobsToRun(deployments).keys(), supervisors);
+          const live = supervisors.flatMap((s) =>
+            s.jobs.map((j) => ({ ...j, supervisor: supervisorName(s) })),
+          );
           if (options.json === true) {
-            process.stdout.write(`${JSON.stringify({ deployments, jobs: live ?? null }, null, 2)}\n`);
+            const summary = {
+              deployments,
+              supervisors: supervisors.map(({ jobs: _, ...s }) => s),
+              jobs: speedRuns ? live : null,
+              unplaced: speedRuns ? unplaced : [],
+              doubled,
+            };
+            process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
             return 0;
           }
           const rows = [
@@ -108,6 +124,7 @@ export function listCommand(): Command {
               'GEN',
               'DEPLOYMENT',
               'PROCESS',
+              'SUPERVISOR',
               'PID',
               'IN',
               'OUT',
@@ -120,31 +137,46 @@ export function listCommand(): Command {
             ],
           ];
           const names = new Set([
-            ...(live ?? []).map((j) => j.job),
+            ...live.map((j) => j.job),
             ...deployments.map((d) => jobName(d.usecase, d.variant)),
+            ...(speedRuns ? unplaced : []),
           ]);
+          const n = (v: number | undefined): string => (v === undefined ? '-' : String(Math.round(v)));
           for (const name of names) {
             const d = deployments.find((x) => jobName(x.usecase, x.variant) === name);
-            const j = live?.find((x) => x.job === name);
-            const m = j?.metrics ?? {};
-            const n = (v: number | undefined): string => (v === undefined ? '-' : String(Math.round(v)));
-            rows.push([
-              name,
-              d === undefined ? '-' : String(d.generation),
+            const deployment =
               d === undefined
                 ? 'platform'
-                : d.status + (d.statusReason === null ? '' : ` (${d.statusReason})`),
-              j?.state ?? (live === undefined ? 'speed not running' : '-'),
-              j?.pid === undefined ? '-' : String(j.pid),
-              n(m.in),
-              n(m.out),
-              n(m.findings),
-              n(m.deadLetters),
-              n(m.lag),
-              m.cpuSeconds === undefined ? '-' : m.cpuSeconds.toFixed(1),
-              m.rssBytes === undefined ? '-' : String(Math.round(m.rssBytes / 1048576)),
-              n(m.meanLatencyMs),
-            ]);
+                : d.status + (d.statusReason === null ? '' : ` (${d.statusReason})`);
+            const generation = d === undefined ? '-' : String(d.generation);
+            const running = live.filter((x) => x.job === name);
+            if (running.length === 0) {
+              const process_ = !speedRuns
+                ? 'speed not running'
+                : unplaced.includes(name)
+                  ? 'runs nowhere: no supervisor takes it'
+                  : '-';
+              rows.push([name, generation, deployment, process_, ...Array<string>(10).fill('-')]);
+            }
+            for (const j of running) {
+              const m = j.metrics;
+              rows.push([
+                name,
+                generation,
+                deployment,
+                j.state,
+                j.supervisor,
+                j.pid === undefined ? '-' : String(j.pid),
+                n(m.in),
+                n(m.out),
+                n(m.findings),
+                n(m.deadLetters),
+                n(m.lag),
+                m.cpuSeconds === undefined ? '-' : m.cpuSeconds.toFixed(1),
+                m.rssBytes === undefined ? '-' : String(Math.round(m.rssBytes / 1048576)),
+                n(m.meanLatencyMs),
+              ]);
+            }
           }
           const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
           for (const r of rows)
@@ -153,6 +185,17 @@ export function listCommand(): Command {
                 .map((c, i) => c.padEnd(widths[i] ?? 0))
                 .join('  ')
                 .trimEnd()}\n`,
+            );
+          if (!speedRuns) process.stdout.write('no `tributary speed` supervisor is running\n');
+          for (const s of supervisors)
+            process.stdout.write(
+              `supervisor ${supervisorName(s)} (pid ${String(s.pid)}, since ${s.startedAt.toISOString()}): ${describeShare(s.share)}\n`,
+            );
+          for (const job of speedRuns ? unplaced : [])
+            process.stdout.write(`warning: ${job} runs nowhere: no running supervisor takes it\n`);
+          for (const { job, supervisors: takers } of doubled)
+            process.stdout.write(
+              `warning: ${job} is taken by ${String(takers.length)} supervisors: ${takers.join(', ')}\n`,
             );
           return 0;
         }),

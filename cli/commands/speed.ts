@@ -111,8 +111,8 @@ export function speedCommand(): Command {
           config,
           logger,
           pool,
-          ...(only !== undefined && { runs: (job: string) => only.includes(job) }),
-          ...(except !== undefined && { runs: (job: string) => !except.includes(job) }),
+          ...(only !== undefined && { share: { only } }),
+          ...(except !== undefined && { share: { except } }),
         });
         const port = await supervisor.start(options.port ?? config.speed.port);
         process.stdout.write(`speed layer running: /metrics and /jobs on http://127.0.0.1:${port}\n`);

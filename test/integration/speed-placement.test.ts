@@ -1,8 +1,10 @@
 /**
  * Placing jobs: `tributary speed --only` and `--except` split the jobs between supervisors (on
  * other machines in production: the bulk jobs, master and views, next to Cassandra), and together
- * they run the whole diamond, each job once.
+ * they run the whole diamond, each job once. A job that no supervisor takes, or two take, is
+ * reported by the supervisors and by `tributary list`, which shows every supervisor's jobs.
  */
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { JobStatus } from '../../speed/index.js';
 import { runCli } from '../helpers/cli.js';
@@ -17,6 +19,19 @@ const cassandra = cassandraClient();
 
 async function jobs(url: string): Promise<JobStatus[]> {
   return (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
+}
+
+interface Listed {
+  supervisors: { share: unknown }[];
+  jobs: { job: string; supervisor: string }[] | null;
+  unplaced: string[];
+  doubled: { job: string; supervisors: string[] }[];
+}
+
+async function list(env: NodeJS.ProcessEnv): Promise<Listed> {
+  const listed = await runCli(['list', '--json'], env);
+  expect(listed.code, listed.stderr).toBe(0);
+  return JSON.parse(listed.stdout) as Listed;
 }
 
 async function running(url: string): Promise<string[]> {
@@ -35,22 +50,54 @@ describe('tributary speed --only / --except', () => {
       const deployed = await runCli(['deploy', 'velocity'], world.env);
       expect(deployed.code, deployed.stderr).toBe(0);
       const supervisors: RunningCli[] = [];
+      const start = async (
+        args: string[],
+        env: NodeJS.ProcessEnv = {},
+      ): Promise<{ cli: RunningCli; url: string; name: string }> => {
+        const cli = startCli(['speed', ...args, '--port', '0'], { ...world.env, ...env });
+        supervisors.push(cli);
+        const url = (await cli.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
+        return { cli, url, name: `${hostname()}:${new URL(url).port}` };
+      };
       try {
-        const front = startCli(['speed', '--except', 'master,views', '--port', '0'], world.env);
-        supervisors.push(front);
-        const bulk = startCli(['speed', '--only', 'master,views', '--port', '0'], world.env);
-        supervisors.push(bulk);
-        const [frontUrl, bulkUrl] = await Promise.all(
-          [front, bulk].map(async (s) => (await s.waitForOutput(/\/jobs on (\S+)/))[1] ?? ''),
-        );
+        // The front share alone: master and views run nowhere, and both the supervisor and
+        // `tributary list` say so.
+        // At info level, to see it say when the placement is mended.
+        const front = await start(['--except', 'master,views'], { LOG_LEVEL: 'info' });
         const frontJobs = ['delivery', 'usecase.velocity', 'validation'];
         const bulkJobs = ['master', 'views'];
-        await waitFor(
-          async () =>
-            JSON.stringify(await running(frontUrl ?? '')) === JSON.stringify(frontJobs) &&
-            JSON.stringify(await running(bulkUrl ?? '')) === JSON.stringify(bulkJobs),
-          { timeoutMs: 60_000, description: 'each supervisor running its own jobs' },
-        );
+        await waitFor(async () => JSON.stringify(await running(front.url)) === JSON.stringify(frontJobs), {
+          timeoutMs: 60_000,
+          description: 'the front supervisor running its jobs',
+        });
+        expect((await list(world.env)).unplaced).toEqual(bulkJobs);
+        await waitFor(() => /master runs nowhere/.test(front.cli.output()), {
+          timeoutMs: 30_000,
+          description: 'the front supervisor to warn that master runs nowhere',
+        });
+        expect(front.cli.output()).toMatch(/views runs nowhere/);
+
+        const bulk = await start(['--only', 'master,views']);
+        await waitFor(async () => JSON.stringify(await running(bulk.url)) === JSON.stringify(bulkJobs), {
+          timeoutMs: 60_000,
+          description: 'the bulk supervisor running its jobs',
+        });
+        await waitFor(async () => (await list(world.env)).jobs?.length === 5, {
+          timeoutMs: 10_000,
+          description: 'list to show both supervisors’ jobs',
+        });
+        const listed = await list(world.env);
+        expect(listed.unplaced).toEqual([]);
+        expect(listed.doubled).toEqual([]);
+        expect(listed.supervisors.map((s) => s.share)).toEqual([{ except: bulkJobs }, { only: bulkJobs }]);
+        expect(Object.fromEntries((listed.jobs ?? []).map((j) => [j.job, j.supervisor]))).toEqual({
+          ...Object.fromEntries(frontJobs.map((j) => [j, front.name])),
+          ...Object.fromEntries(bulkJobs.map((j) => [j, bulk.name])),
+        });
+        await waitFor(() => /job placement mended/.test(front.cli.output()), {
+          timeoutMs: 10_000,
+          description: 'the front supervisor to see master and views placed',
+        });
         const generated = await runCli(
           ['generate', '--records', '5000', '--customers', '5', '--seed', '9', '--json'],
           world.env,
@@ -75,9 +122,21 @@ describe('tributary speed --only / --except', () => {
         expect(views.rows.reduce((n, r) => n + Number(r.get('record_count')), 0)).toBe(distinct);
         expect(await endOffsetSum(kafka, world.config.topics.feedback)).toBeGreaterThan(0n);
         // Still each job in one place only: the other supervisor never started it.
-        expect((await jobs(frontUrl ?? '')).map((j) => j.job).sort()).toEqual(frontJobs);
-        expect((await jobs(bulkUrl ?? '')).map((j) => j.job).sort()).toEqual(bulkJobs);
+        expect((await jobs(front.url)).map((j) => j.job).sort()).toEqual(frontJobs);
+        expect((await jobs(bulk.url)).map((j) => j.job).sort()).toEqual(bulkJobs);
+
+        // A job two supervisors take is found too.
+        const extra = await start(['--only', 'views']);
+        await waitFor(async () => (await list(world.env)).doubled.length > 0, {
+          timeoutMs: 10_000,
+          description: 'list to show views taken twice',
+        });
+        expect((await list(world.env)).doubled).toEqual([
+          { job: 'views', supervisors: [bulk.name, extra.name] },
+        ]);
+        // Supervisors that stop leave the control plane at once.
         for (const s of supervisors.splice(0)) expect(await s.stop()).toBe(0);
+        expect(await list(world.env)).toMatchObject({ supervisors: [], jobs: null, unplaced: [] });
       } finally {
         for (const s of supervisors) await s.stop();
       }

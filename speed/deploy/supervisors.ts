@@ -1,0 +1,110 @@
+/**
+ * The running supervisors in the control plane (migrations/postgres/0004_speed_supervisors.sql).
+ * `tributary speed --only/--except` splits the jobs between supervisors, on other machines in
+ * production; each supervisor refreshes its row every two seconds with its share and its jobs' live
+ * status. From these rows `tributary list` shows every job wherever it runs, and a supervisor finds a
+ * job that no live supervisor takes (it would run nowhere: nothing consumes its input) or that two
+ * take (two workers in one consumer group: a standby, or a share of the slots, SPEED_SLOTS).
+ */
+import type { PgPool } from '../../core/postgres/index.js';
+
+/** Which jobs a supervisor takes: every job, only these, or every job but these. */
+export type Share =
+  | { readonly only: readonly string[] }
+  | { readonly except: readonly string[] }
+  | Readonly<Record<string, never>>;
+
+export function takes(share: Share, job: string): boolean {
+  if ('only' in share) return share.only.includes(job);
+  if ('except' in share) return !share.except.includes(job);
+  return true;
+}
+
+/** A supervisor not heard from for this long is gone (killed, or its machine is). */
+export const SUPERVISOR_LIVE_MS = 10_000;
+
+export interface SupervisorRow<Job = unknown> {
+  readonly supervisorId: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly share: Share;
+  readonly jobs: readonly Job[];
+  readonly startedAt: Date;
+  readonly heartbeatAt: Date;
+}
+
+/** Inserts or refreshes this supervisor's row. */
+export async function heartbeat(
+  pool: PgPool,
+  row: Omit<SupervisorRow, 'startedAt' | 'heartbeatAt'>,
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO speed_supervisors (supervisor_id, host, pid, port, share, jobs)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (supervisor_id) DO UPDATE SET jobs = EXCLUDED.jobs, heartbeat_at = now()`,
+    [row.supervisorId, row.host, row.pid, row.port, JSON.stringify(row.share), JSON.stringify(row.jobs)],
+  );
+}
+
+/** This supervisor stopped: its row goes, and with it its share. */
+export async function leave(pool: PgPool, supervisorId: string): Promise<void> {
+  await pool.query('DELETE FROM speed_supervisors WHERE supervisor_id = $1', [supervisorId]);
+}
+
+/** Rows of supervisors gone for a day are only history: dropped when a supervisor starts. */
+export async function forgetLongGone(pool: PgPool): Promise<void> {
+  await pool.query(`DELETE FROM speed_supervisors WHERE heartbeat_at < now() - interval '1 day'`);
+}
+
+/** The supervisors heard from within SUPERVISOR_LIVE_MS, oldest first. */
+export async function liveSupervisors<Job = unknown>(pool: PgPool): Promise<SupervisorRow<Job>[]> {
+  const result = await pool.query<{
+    supervisor_id: string;
+    host: string;
+    pid: number;
+    port: number;
+    share: Share;
+    jobs: Job[];
+    started_at: Date;
+    heartbeat_at: Date;
+  }>(
+    `SELECT supervisor_id, host, pid, port, share, jobs, started_at, heartbeat_at FROM speed_supervisors
+     WHERE heartbeat_at > now() - make_interval(secs => $1) ORDER BY started_at, supervisor_id`,
+    [SUPERVISOR_LIVE_MS / 1000],
+  );
+  return result.rows.map((r) => ({
+    supervisorId: r.supervisor_id,
+    host: r.host,
+    pid: r.pid,
+    port: r.port,
+    share: r.share,
+    jobs: r.jobs,
+    startedAt: r.started_at,
+    heartbeatAt: r.heartbeat_at,
+  }));
+}
+
+/** Where a supervisor runs, for logs and `tributary list`. */
+export function supervisorName(s: Pick<SupervisorRow, 'host' | 'port'>): string {
+  return `${s.host}:${String(s.port)}`;
+}
+
+export interface Placement {
+  /** Jobs that should run and that no live supervisor takes. */
+  readonly unplaced: readonly string[];
+  /** Jobs that two or more live supervisors take, with those supervisors. */
+  readonly doubled: readonly { readonly job: string; readonly supervisors: readonly string[] }[];
+}
+
+/** How the live supervisors' shares cover the jobs that should run. */
+export function placement(jobs: Iterable<string>, supervisors: readonly SupervisorRow[]): Placement {
+  const unplaced: string[] = [];
+  const doubled: { job: string; supervisors: string[] }[] = [];
+  for (const job of [...jobs].sort()) {
+    const takers = supervisors.filter((s) => takes(s.share, job)).map(supervisorName);
+    if (takers.length === 0) unplaced.push(job);
+    else if (takers.length > 1) doubled.push({ job, supervisors: takers });
+  }
+  return { unplaced, doubled };
+}
