@@ -105,7 +105,7 @@ export class Supervisor {
   private stopping = false;
   private readonly id = randomUUID();
   private port = 0;
-  private placed: Placement = { unplaced: [], doubled: [] };
+  private placed: Placement = { unplaced: [], standby: [], slotsDiffer: [] };
   /** Placement problems seen, since when, and whether they were reported. */
   private readonly problems = new Map<string, { since: number; reported: boolean }>();
 
@@ -144,10 +144,15 @@ export class Supervisor {
         registers: [registry],
       }).set(this.placed.unplaced.length);
       new Gauge({
-        name: 'tributary_speed_doubled_jobs',
-        help: 'Jobs that two or more live supervisors take',
+        name: 'tributary_speed_standby_jobs',
+        help: 'Jobs more live supervisors take than they have slots (SPEED_SLOTS): the extra instances wait',
         registers: [registry],
-      }).set(this.placed.doubled.length);
+      }).set(this.placed.standby.length);
+      new Gauge({
+        name: 'tributary_speed_slots_disagreeing_jobs',
+        help: 'Jobs whose supervisors have different SPEED_SLOTS: the later instances cannot join the group',
+        registers: [registry],
+      }).set(this.placed.slotsDiffer.length);
       response.writeHead(200, { 'content-type': registry.contentType });
       response.end(await registry.metrics());
       return;
@@ -243,6 +248,7 @@ export class Supervisor {
       pid: process.pid,
       port: this.port,
       share: this.options.share ?? {},
+      slots: this.options.config.speed.slots,
       jobs: this.jobs(),
     });
     this.placed = placement(jobs, await liveSupervisors(pool));
@@ -253,10 +259,19 @@ export class Supervisor {
         `unplaced ${job}`,
         `${job} runs nowhere: no live supervisor takes it (--only/--except), so its input waits in Kafka until one does`,
       );
-    for (const { job, supervisors } of this.placed.doubled)
+    for (const { job, supervisors, slots } of this.placed.standby)
       current.set(
-        `doubled ${job}`,
-        `${job} is taken by ${String(supervisors.length)} supervisors (${supervisors.join(', ')}): one consumer group: with SPEED_SLOTS=1 one works and the others wait on standby`,
+        `standby ${job}`,
+        `${job} is taken by ${String(supervisors.length)} supervisors (${supervisors.join(', ')}) but has ${String(slots)} slot(s) (SPEED_SLOTS): the extra instances only wait on standby`,
+      );
+    for (const { job, slots } of this.placed.slotsDiffer)
+      current.set(
+        `slots ${job}`,
+        `${job}'s supervisors disagree on SPEED_SLOTS (${Object.entries(slots)
+          .map(([name, n]) => `${name}: ${String(n)}`)
+          .join(
+            ', ',
+          )}): their instances share no partition assigner, so the broker refuses the later ones; set the same on all`,
       );
     for (const [key, problem] of this.problems)
       if (!current.has(key)) {

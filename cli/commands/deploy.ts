@@ -103,7 +103,7 @@ export function listCommand(): Command {
           const deployments = await listDeployments(pool);
           const supervisors = await liveSupervisors<JobStatus>(pool);
           const speedRuns = supervisors.length > 0;
-          const { unplaced, doubled } = placement(jobsToRun(deployments).keys(), supervisors);
+          const { unplaced, standby, slotsDiffer } = placement(jobsToRun(deployments).keys(), supervisors);
           const live = supervisors.flatMap((s) =>
             s.jobs.map((j) => ({ ...j, supervisor: supervisorName(s) })),
           );
@@ -113,7 +113,8 @@ export function listCommand(): Command {
               supervisors: supervisors.map(({ jobs: _, ...s }) => s),
               jobs: speedRuns ? live : null,
               unplaced: speedRuns ? unplaced : [],
-              doubled,
+              standby,
+              slotsDiffer,
             };
             process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
             return 0;
@@ -193,9 +194,15 @@ export function listCommand(): Command {
             );
           for (const job of speedRuns ? unplaced : [])
             process.stdout.write(`warning: ${job} runs nowhere: no running supervisor takes it\n`);
-          for (const { job, supervisors: takers } of doubled)
+          for (const { job, supervisors: takers, slots } of standby)
             process.stdout.write(
-              `warning: ${job} is taken by ${String(takers.length)} supervisors: ${takers.join(', ')}\n`,
+              `warning: ${job} is taken by ${String(takers.length)} supervisors (${takers.join(', ')}) but has ${String(slots)} slot(s): the others wait on standby\n`,
+            );
+          for (const { job, slots } of slotsDiffer)
+            process.stdout.write(
+              `warning: ${job}'s supervisors disagree on SPEED_SLOTS: ${Object.entries(slots)
+                .map(([name, n]) => `${name} ${String(n)}`)
+                .join(', ')}\n`,
             );
           return 0;
         }),

@@ -3,8 +3,10 @@
  * `tributary speed --only/--except` splits the jobs between supervisors, on other machines in
  * production; each supervisor refreshes its row every two seconds with its share and its jobs' live
  * status. From these rows `tributary list` shows every job wherever it runs, and a supervisor finds a
- * job that no live supervisor takes (it would run nowhere: nothing consumes its input) or that two
- * take (two workers in one consumer group: a standby, or a share of the slots, SPEED_SLOTS).
+ * job that no live supervisor takes (it would run nowhere: nothing consumes its input), that more
+ * supervisors take than it has slots (SPEED_SLOTS: the extra instances only wait on standby), or
+ * whose supervisors disagree on its slots (the group's members then share no partition assigner, and
+ * the broker refuses the later ones).
  */
 import type { PgPool } from '../../core/postgres/index.js';
 
@@ -29,6 +31,8 @@ export interface SupervisorRow<Job = unknown> {
   readonly pid: number;
   readonly port: number;
   readonly share: Share;
+  /** Its SPEED_SLOTS: how many instances of a job can work at once (core/kafka/slots.ts). */
+  readonly slots: number;
   readonly jobs: readonly Job[];
   readonly startedAt: Date;
   readonly heartbeatAt: Date;
@@ -40,10 +44,18 @@ export async function heartbeat(
   row: Omit<SupervisorRow, 'startedAt' | 'heartbeatAt'>,
 ): Promise<void> {
   await pool.query(
-    `INSERT INTO speed_supervisors (supervisor_id, host, pid, port, share, jobs)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO speed_supervisors (supervisor_id, host, pid, port, share, slots, jobs)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (supervisor_id) DO UPDATE SET jobs = EXCLUDED.jobs, heartbeat_at = now()`,
-    [row.supervisorId, row.host, row.pid, row.port, JSON.stringify(row.share), JSON.stringify(row.jobs)],
+    [
+      row.supervisorId,
+      row.host,
+      row.pid,
+      row.port,
+      JSON.stringify(row.share),
+      row.slots,
+      JSON.stringify(row.jobs),
+    ],
   );
 }
 
@@ -65,11 +77,12 @@ export async function liveSupervisors<Job = unknown>(pool: PgPool): Promise<Supe
     pid: number;
     port: number;
     share: Share;
+    slots: number;
     jobs: Job[];
     started_at: Date;
     heartbeat_at: Date;
   }>(
-    `SELECT supervisor_id, host, pid, port, share, jobs, started_at, heartbeat_at FROM speed_supervisors
+    `SELECT supervisor_id, host, pid, port, share, slots, jobs, started_at, heartbeat_at FROM speed_supervisors
      WHERE heartbeat_at > now() - make_interval(secs => $1) ORDER BY started_at, supervisor_id`,
     [SUPERVISOR_LIVE_MS / 1000],
   );
@@ -79,6 +92,7 @@ export async function liveSupervisors<Job = unknown>(pool: PgPool): Promise<Supe
     pid: r.pid,
     port: r.port,
     share: r.share,
+    slots: r.slots,
     jobs: r.jobs,
     startedAt: r.started_at,
     heartbeatAt: r.heartbeat_at,
@@ -93,18 +107,32 @@ export function supervisorName(s: Pick<SupervisorRow, 'host' | 'port'>): string 
 export interface Placement {
   /** Jobs that should run and that no live supervisor takes. */
   readonly unplaced: readonly string[];
-  /** Jobs that two or more live supervisors take, with those supervisors. */
-  readonly doubled: readonly { readonly job: string; readonly supervisors: readonly string[] }[];
+  /** Jobs more live supervisors take than the job has slots: the extra instances wait on standby. */
+  readonly standby: readonly {
+    readonly job: string;
+    readonly supervisors: readonly string[];
+    readonly slots: number;
+  }[];
+  /** Jobs whose supervisors have different SPEED_SLOTS. */
+  readonly slotsDiffer: readonly { readonly job: string; readonly slots: Readonly<Record<string, number>> }[];
 }
 
 /** How the live supervisors' shares cover the jobs that should run. */
 export function placement(jobs: Iterable<string>, supervisors: readonly SupervisorRow[]): Placement {
   const unplaced: string[] = [];
-  const doubled: { job: string; supervisors: string[] }[] = [];
+  const standby: { job: string; supervisors: string[]; slots: number }[] = [];
+  const slotsDiffer: { job: string; slots: Record<string, number> }[] = [];
   for (const job of [...jobs].sort()) {
-    const takers = supervisors.filter((s) => takes(s.share, job)).map(supervisorName);
-    if (takers.length === 0) unplaced.push(job);
-    else if (takers.length > 1) doubled.push({ job, supervisors: takers });
+    const takers = supervisors.filter((s) => takes(s.share, job));
+    if (takers.length === 0) {
+      unplaced.push(job);
+      continue;
+    }
+    const slots = [...new Set(takers.map((s) => s.slots))];
+    if (slots.length > 1)
+      slotsDiffer.push({ job, slots: Object.fromEntries(takers.map((s) => [supervisorName(s), s.slots])) });
+    else if (takers.length > (slots[0] ?? 1))
+      standby.push({ job, supervisors: takers.map(supervisorName), slots: slots[0] ?? 1 });
   }
-  return { unplaced, doubled };
+  return { unplaced, standby, slotsDiffer };
 }

@@ -25,7 +25,8 @@ interface Listed {
   supervisors: { share: unknown }[];
   jobs: { job: string; supervisor: string }[] | null;
   unplaced: string[];
-  doubled: { job: string; supervisors: string[] }[];
+  standby: { job: string; supervisors: string[]; slots: number }[];
+  slotsDiffer: { job: string; slots: Record<string, number> }[];
 }
 
 async function list(env: NodeJS.ProcessEnv): Promise<Listed> {
@@ -88,7 +89,8 @@ describe('tributary speed --only / --except', () => {
         });
         const listed = await list(world.env);
         expect(listed.unplaced).toEqual([]);
-        expect(listed.doubled).toEqual([]);
+        expect(listed.standby).toEqual([]);
+        expect(listed.slotsDiffer).toEqual([]);
         expect(listed.supervisors.map((s) => s.share)).toEqual([{ except: bulkJobs }, { only: bulkJobs }]);
         expect(Object.fromEntries((listed.jobs ?? []).map((j) => [j.job, j.supervisor]))).toEqual({
           ...Object.fromEntries(frontJobs.map((j) => [j, front.name])),
@@ -125,15 +127,18 @@ describe('tributary speed --only / --except', () => {
         expect((await jobs(front.url)).map((j) => j.job).sort()).toEqual(frontJobs);
         expect((await jobs(bulk.url)).map((j) => j.job).sort()).toEqual(bulkJobs);
 
-        // A job two supervisors take is found too.
+        // A job more supervisors take than it has slots is found, and one whose supervisors
+        // disagree on its slots.
         const extra = await start(['--only', 'views']);
-        await waitFor(async () => (await list(world.env)).doubled.length > 0, {
+        const other = await start(['--only', 'master'], { SPEED_SLOTS: '2' });
+        await waitFor(async () => (await list(world.env)).supervisors.length === 4, {
           timeoutMs: 10_000,
-          description: 'list to show views taken twice',
+          description: 'list to show four supervisors',
         });
-        expect((await list(world.env)).doubled).toEqual([
-          { job: 'views', supervisors: [bulk.name, extra.name] },
-        ]);
+        const crowded = await list(world.env);
+        expect(crowded.standby).toEqual([{ job: 'views', supervisors: [bulk.name, extra.name], slots: 1 }]);
+        expect(crowded.slotsDiffer).toEqual([{ job: 'master', slots: { [bulk.name]: 1, [other.name]: 2 } }]);
+        expect(crowded.unplaced).toEqual([]);
         // Supervisors that stop leave the control plane at once.
         for (const s of supervisors.splice(0)) expect(await s.stop()).toBe(0);
         expect(await list(world.env)).toMatchObject({ supervisors: [], jobs: null, unplaced: [] });

@@ -2,13 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { placement, takes, type Share, type SupervisorRow } from '../../speed/deploy/supervisors.js';
 
-function supervisor(port: number, share: Share): SupervisorRow {
+function supervisor(port: number, share: Share, slots = 1): SupervisorRow {
   return {
     supervisorId: String(port),
     host: 'h',
     pid: port,
     port,
     share,
+    slots,
     jobs: [],
     startedAt: new Date(0),
     heartbeatAt: new Date(0),
@@ -34,7 +35,7 @@ describe('job placement', () => {
         supervisor(1, { except: ['master', 'views'] }),
         supervisor(2, { only: ['master', 'views'] }),
       ]),
-    ).toEqual({ unplaced: [], doubled: [] });
+    ).toEqual({ unplaced: [], standby: [], slotsDiffer: [] });
   });
 
   it('finds jobs no supervisor takes, a new deployment included', () => {
@@ -46,16 +47,34 @@ describe('job placement', () => {
     expect(placement(JOBS, [supervisor(1, { only: ['validation', 'master', 'views', 'delivery'] })])).toEqual(
       {
         unplaced: ['usecase.velocity'],
-        doubled: [],
+        standby: [],
+        slotsDiffer: [],
       },
     );
     expect(placement(JOBS, []).unplaced).toEqual([...JOBS].sort());
   });
 
-  it('finds jobs two supervisors take, naming them', () => {
+  it('finds jobs more supervisors take than they have slots: the extra ones wait on standby', () => {
     expect(placement(JOBS, [supervisor(1, {}), supervisor(2, { only: ['views'] })])).toEqual({
       unplaced: [],
-      doubled: [{ job: 'views', supervisors: ['h:1', 'h:2'] }],
+      standby: [{ job: 'views', supervisors: ['h:1', 'h:2'], slots: 1 }],
+      slotsDiffer: [],
+    });
+    // Scaling out: with two slots, two instances of views both work.
+    expect(placement(JOBS, [supervisor(1, {}, 2), supervisor(2, { only: ['views'] }, 2)]).standby).toEqual(
+      [],
+    );
+    expect(
+      placement(JOBS, [supervisor(1, {}, 2), supervisor(2, { only: ['views'] }, 2), supervisor(3, {}, 2)])
+        .standby,
+    ).toEqual([{ job: 'views', supervisors: ['h:1', 'h:2', 'h:3'], slots: 2 }]);
+  });
+
+  it('finds jobs whose supervisors disagree on their slots', () => {
+    expect(placement(JOBS, [supervisor(1, {}, 1), supervisor(2, { only: ['views'] }, 4)])).toEqual({
+      unplaced: [],
+      standby: [],
+      slotsDiffer: [{ job: 'views', slots: { 'h:1': 1, 'h:2': 4 } }],
     });
   });
 });
