@@ -97,8 +97,8 @@ export async function startWorker(config: Config, logger: Logger, name: string):
   if (name === 'validation' || name === 'master') {
     const job =
       name === 'validation'
-        ? new ValidationJob({ config, kafka, cassandra, registry, logger, metrics })
-        : new MasterJob({ config, kafka, cassandra, registry, logger, metrics });
+        ? new ValidationJob({ config, kafka, cassandra, registry, logger, metrics, onFatal: fail })
+        : new MasterJob({ config, kafka, cassandra, registry, logger, metrics, onFatal: fail });
     await job.start();
     return {
       metrics,

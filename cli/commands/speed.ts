@@ -88,7 +88,9 @@ export function speedCommand(): Command {
             worker.fatal,
           ]).catch(async (error: unknown) => {
             clearInterval(report);
-            await worker.close().catch(() => undefined);
+            await worker.close().catch((closeError: unknown) => {
+              logger.warn({ err: closeError }, 'closing the job after its fatal error failed');
+            });
             throw error;
           });
           clearInterval(report);

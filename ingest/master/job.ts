@@ -15,6 +15,8 @@ import {
   InFlight,
   LazyCommits,
   slotAssigner,
+  stopFetching,
+  whenConsumerGivesUp,
   type Consumer,
   type EachBatchPayload,
   type Kafka,
@@ -41,6 +43,8 @@ export interface MasterJobOptions {
   readonly registry: RegistryClient;
   readonly logger: Logger;
   readonly metrics?: JobMetrics;
+  /** Called when the job cannot go on (Kafka gave up on its consumer): its process should end. */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 export class MasterJob {
@@ -96,6 +100,10 @@ export class MasterJob {
   async start(): Promise<void> {
     const { config } = this.options;
     this.options.metrics?.followLag(this.consumer);
+    whenConsumerGivesUp(this.consumer, (error) => {
+      this.logger.error({ err: error }, 'Kafka gave up on this job’s consumer: stopping the job');
+      this.options.onFatal?.(error);
+    });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.commits.retain(event.payload.memberAssignment[config.topics.valid] ?? []);
     });
@@ -181,7 +189,7 @@ export class MasterJob {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.commits.stop();
-      if (this.running) this.consumer.pause([{ topic: this.options.config.topics.valid }]);
+      if (this.running) stopFetching(this.consumer, this.options.config.topics.valid);
       await this.inflight.drain();
       await this.commits.flush().catch((error: unknown) => {
         this.logger.warn(

@@ -37,6 +37,8 @@ export interface ValidationJobOptions {
   readonly maxBytesPerPartition?: number;
   readonly maxMessageBytes?: number;
   readonly metrics?: JobMetrics;
+  /** Called when the job cannot go on (Kafka gave up on its consumer): its process should end. */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 export interface ValidationStats {
@@ -87,6 +89,7 @@ export class ValidationJob {
         ? {}
         : { maxBytesPerPartition: options.maxBytesPerPartition }),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
     });
   }
 

@@ -19,6 +19,8 @@ import {
   InFlight,
   OutputProducer,
   slotAssigner,
+  stopFetching,
+  whenConsumerGivesUp,
   type Consumer,
   type Contribution,
   type EachBatchPayload,
@@ -184,6 +186,10 @@ export class Job<T> {
       this.needsRestore = true;
     });
     this.metrics.followLag(this.consumer);
+    whenConsumerGivesUp(this.consumer, (error) => {
+      this.logger.error({ err: error }, 'Kafka gave up on this job’s consumer: stopping the job');
+      this.options.onFatal?.(error);
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: inputTopic, fromBeginning: true });
     await this.consumer.run({
@@ -505,7 +511,7 @@ export class Job<T> {
     this.closing ??= (async () => {
       if (this.timer !== undefined) clearInterval(this.timer);
       // The timer exists once the consumer runs; before that nothing is being fetched.
-      if (this.timer !== undefined) this.consumer.pause([{ topic: this.options.inputTopic }]);
+      if (this.timer !== undefined) stopFetching(this.consumer, this.options.inputTopic);
       await this.inflight.drain();
       await this.checkpointing;
       await this.checkpoint().catch((error: unknown) => {

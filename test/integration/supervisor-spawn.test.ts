@@ -10,9 +10,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { PLATFORM_JOBS, Supervisor, type JobStatus } from '../../speed/index.js';
+import { runCli } from '../helpers/cli.js';
+import { kafkaClient } from '../helpers/context.js';
+import { committedSum } from '../helpers/kafka.js';
 import { startCli } from '../helpers/process.js';
 import { speedWorld } from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
+
+const kafka = kafkaClient();
 
 /** Every failed start is logged as an error; expected here. */
 const logger = createLogger({ level: 'fatal' });
@@ -72,6 +77,55 @@ describe('the speed supervisor', () => {
       const output = speed.output(); // the workers wrote to the supervisor’s stdout/stderr
       expect(output.match(/the supervisor is gone: stopping/g)).toHaveLength(PLATFORM_JOBS.length);
       expect(output).not.toMatch(/ERR_IPC_CHANNEL_CLOSED|Unhandled/);
+    },
+  );
+
+  it(
+    'a worker whose consumer Kafka gives up on ends (for its supervisor to restart it) instead of idling',
+    { timeout: 180_000 },
+    async () => {
+      // The group refuses a member with another partition assigner (SPEED_SLOTS 2 against 1), which
+      // kafkajs does not retry: it stops the consumer for good. Both kinds of job runtime: the master
+      // dataset job's own, and the one views and use cases run on.
+      const world = await speedWorld();
+      const jobs = ['master', 'views'];
+      // Validation feeds records.valid, which both read.
+      const first = ['validation', ...jobs].map((job) => startCli(['speed', '--job', job], world.env));
+      try {
+        await Promise.all(first.map((p) => p.waitForOutput(/job \S+ running/)));
+        const generated = await runCli(
+          ['generate', '--records', '300', '--customers', '3', '--seed', '5'],
+          world.env,
+        );
+        expect(generated.code, generated.stderr).toBe(0);
+        // Each first worker is in its group once it has committed.
+        await waitFor(
+          async () => {
+            for (const { groupId, topic } of world.groups(jobs))
+              if ((await committedSum(kafka, groupId, topic)) === 0n) return false;
+            return true;
+          },
+          { timeoutMs: 60_000, description: 'the first workers to join their groups and commit' },
+        );
+        const second = jobs.map((job) =>
+          startCli(['speed', '--job', job], { ...world.env, SPEED_SLOTS: '2' }),
+        );
+        await waitFor(() => second.every((p) => p.child.exitCode !== null), {
+          timeoutMs: 90_000,
+          description: 'the refused workers to end',
+        });
+        for (const p of second) {
+          expect(p.child.exitCode).not.toBe(0);
+          expect(p.output()).toMatch(/supported protocols are incompatible/);
+          expect(p.output()).toMatch(/Kafka gave up on this job’s consumer/);
+          // Closing a consumer that has no group any more is not an error.
+          expect(p.output()).not.toMatch(/closing the job after its fatal error failed|not initialized/);
+        }
+        // The first workers were not disturbed.
+        for (const p of first) expect(p.child.exitCode).toBeNull();
+      } finally {
+        for (const p of first) expect(await p.stop()).toBe(0);
+      }
     },
   );
 });
