@@ -95,13 +95,22 @@ export function jobsToRun(deployments: readonly Deployment[]): Map<string, numbe
 }
 
 /** A placement problem is reported once it has lasted this long: a peer may be starting, or gone. */
-const PLACEMENT_GRACE_MS = SUPERVISOR_LIVE_MS;
+const PLACEMENT_GRACE_MS = SUPERVISOR_LIVE_MS + 5_000;
+
+const HEARTBEAT_MS = 2_000;
+
+/** A worker that ran this long before it crashed starts its backoff afresh. */
+const HEALTHY_RUN_MS = 60_000;
 
 export class Supervisor {
   private readonly slots = new Map<string, Slot>();
   private timer: NodeJS.Timeout | undefined;
   private server: Server | undefined;
   private reconciling: Promise<void> = Promise.resolve();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeating: Promise<void> = Promise.resolve();
+  /** The jobs that should run, this supervisor's or not, as of the last reconcile. */
+  private wanted: readonly string[] = PLATFORM_JOBS;
   private stopping = false;
   private readonly id = randomUUID();
   private port = 0;
@@ -124,7 +133,11 @@ export class Supervisor {
         'could not clear long-gone supervisors from the control plane',
       );
     });
-    await this.reconcile();
+    this.reconciling = this.reconcile();
+    await this.reconciling;
+    this.heartbeating = this.beat();
+    await this.heartbeating;
+    if (this.stopping) return this.port; // closed while starting
     this.timer = setInterval(() => {
       this.reconciling = this.reconciling
         .then(() => this.reconcile())
@@ -132,6 +145,11 @@ export class Supervisor {
           this.options.logger.error({ err: error }, 'reconciling deployments failed; retrying');
         });
     }, RECONCILE_MS);
+    // Its own timer: a reconcile can wait up to STOP_TIMEOUT_MS for a worker to stop, longer than a
+    // supervisor may stay silent before the others count it as gone.
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeating = this.heartbeating.then(() => this.beat());
+    }, HEARTBEAT_MS);
     return this.port;
   }
 
@@ -234,7 +252,13 @@ export class Supervisor {
         this.spawn(slot);
       }
     }
-    await this.register(all.keys()).catch((error: unknown) => {
+    this.wanted = [...all.keys()];
+  }
+
+  /** One heartbeat; never throws. */
+  private async beat(): Promise<void> {
+    if (this.stopping) return;
+    await this.register(this.wanted).catch((error: unknown) => {
       this.options.logger.warn({ err: error }, 'could not refresh this supervisor in the control plane');
     });
   }
@@ -242,6 +266,7 @@ export class Supervisor {
   /** Refreshes this supervisor's row, then checks how the live supervisors' shares cover `jobs`. */
   private async register(jobs: Iterable<string>): Promise<void> {
     const { pool, logger } = this.options;
+    if (this.stopping) return; // its row is being removed: keep it removed
     await heartbeat(pool, {
       supervisorId: this.id,
       host: os.hostname(),
@@ -252,7 +277,7 @@ export class Supervisor {
       jobs: this.jobs(),
     });
     this.placed = placement(jobs, await liveSupervisors(pool));
-    const now = Date.now();
+    const now = performance.now();
     const current = new Map<string, string>();
     for (const job of this.placed.unplaced)
       current.set(
@@ -267,8 +292,8 @@ export class Supervisor {
     for (const { job, slots } of this.placed.slotsDiffer)
       current.set(
         `slots ${job}`,
-        `${job}'s supervisors disagree on SPEED_SLOTS (${Object.entries(slots)
-          .map(([name, n]) => `${name}: ${String(n)}`)
+        `${job}'s supervisors disagree on SPEED_SLOTS (${slots
+          .map((t) => `${t.supervisor}: ${String(t.slots)}`)
           .join(
             ', ',
           )}): their instances share no partition assigner, so the broker refuses the later ones; set the same on all`,
@@ -353,6 +378,7 @@ export class Supervisor {
 
   /** A worker that died or never started: started again after an exponential backoff. */
   private crashed(slot: Slot, code: number | null): void {
+    if (slot.startedAt !== undefined && Date.now() - slot.startedAt >= HEALTHY_RUN_MS) slot.restarts = 0;
     slot.restarts += 1;
     const delay = Math.min(60_000, 1_000 * 2 ** Math.min(slot.restarts - 1, 6));
     slot.state = 'backoff';
@@ -381,7 +407,9 @@ export class Supervisor {
   async close(): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
+    clearInterval(this.heartbeatTimer);
     await this.reconciling;
+    await this.heartbeating;
     await Promise.all([...this.slots.values()].map((slot) => this.stop(slot, 'stopped')));
     await leave(this.options.pool, this.id).catch((error: unknown) => {
       this.options.logger.warn({ err: error }, 'could not remove this supervisor from the control plane');

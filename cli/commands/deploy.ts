@@ -84,6 +84,9 @@ export function undeployCommand() {
     );
 }
 
+/** PostgreSQL's "relation does not exist": a control plane from before migration 0004. */
+const UNDEFINED_TABLE = '42P01';
+
 /** How a supervisor's share reads in `tributary list`. */
 function describeShare(share: Share): string {
   if ('only' in share) return `only ${share.only.join(',')}`;
@@ -101,7 +104,13 @@ export function listCommand(): Command {
       action((options) =>
         withPool(async (pool) => {
           const deployments = await listDeployments(pool);
-          const supervisors = await liveSupervisors<JobStatus>(pool);
+          const supervisors = await liveSupervisors<JobStatus>(pool).catch((error: unknown) => {
+            if ((error as { code?: unknown }).code !== UNDEFINED_TABLE) throw error;
+            process.stderr.write(
+              'tributary: the control plane has no speed_supervisors table yet (run `tributary db apply`): no job is shown running\n',
+            );
+            return [];
+          });
           const speedRuns = supervisors.length > 0;
           const { unplaced, standby, slotsDiffer } = placement(jobsToRun(deployments).keys(), supervisors);
           const live = supervisors.flatMap((s) =>
@@ -200,8 +209,8 @@ export function listCommand(): Command {
             );
           for (const { job, slots } of slotsDiffer)
             process.stdout.write(
-              `warning: ${job}'s supervisors disagree on SPEED_SLOTS: ${Object.entries(slots)
-                .map(([name, n]) => `${name} ${String(n)}`)
+              `warning: ${job}'s supervisors disagree on SPEED_SLOTS: ${slots
+                .map((t) => `${t.supervisor} ${String(t.slots)}`)
                 .join(', ')}\n`,
             );
           return 0;

@@ -1,5 +1,5 @@
 /**
- * Two edges of a kafkajs consumer's life that a job must handle.
+ * Two edges of a kafkajs consumer's life that a job must handle (onConsumerCrash, stopFetching).
  *
  * - kafkajs restarts a consumer that crashed on a retriable error, but on any other error (the group
  *   refusing the member, e.g. for an incompatible partition assigner; an authorization error) it
@@ -10,9 +10,16 @@
  */
 import type { Consumer } from 'kafkajs';
 
-export function whenConsumerGivesUp(consumer: Consumer, onGivenUp: (error: Error) => void): void {
+/**
+ * Calls `onCrash` when kafkajs crashes the consumer. By then it has left its group (it owns no
+ * partition until it rejoins), and `restarting` says whether kafkajs will start it again.
+ */
+export function onConsumerCrash(
+  consumer: Consumer,
+  onCrash: (error: Error, restarting: boolean) => void,
+): void {
   consumer.on(consumer.events.CRASH, (event) => {
-    if (!event.payload.restart) onGivenUp(event.payload.error);
+    onCrash(event.payload.error, event.payload.restart);
   });
 }
 

@@ -8,7 +8,7 @@ export { FetchPacer } from './fetch-pacer.js';
 export { OutputProducer, type TopicOutputs } from './outputs.js';
 export { memberPartitions, slotAssigner, slotOf } from './slots.js';
 export { chunkTopicMessages, messageBytes } from './chunks.js';
-export { stopFetching, whenConsumerGivesUp } from './consumer-life.js';
+export { onConsumerCrash, stopFetching } from './consumer-life.js';
 export type {
   Admin,
   Consumer,

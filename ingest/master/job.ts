@@ -15,8 +15,8 @@ import {
   InFlight,
   LazyCommits,
   slotAssigner,
+  onConsumerCrash,
   stopFetching,
-  whenConsumerGivesUp,
   type Consumer,
   type EachBatchPayload,
   type Kafka,
@@ -100,7 +100,8 @@ export class MasterJob {
   async start(): Promise<void> {
     const { config } = this.options;
     this.options.metrics?.followLag(this.consumer);
-    whenConsumerGivesUp(this.consumer, (error) => {
+    onConsumerCrash(this.consumer, (error, restarting) => {
+      if (restarting) return; // its writes are idempotent upserts: nothing to undo
       this.logger.error({ err: error }, 'Kafka gave up on this job’s consumer: stopping the job');
       this.options.onFatal?.(error);
     });

@@ -114,14 +114,17 @@ export interface Placement {
     readonly slots: number;
   }[];
   /** Jobs whose supervisors have different SPEED_SLOTS. */
-  readonly slotsDiffer: readonly { readonly job: string; readonly slots: Readonly<Record<string, number>> }[];
+  readonly slotsDiffer: readonly {
+    readonly job: string;
+    readonly slots: readonly { readonly supervisor: string; readonly slots: number }[];
+  }[];
 }
 
 /** How the live supervisors' shares cover the jobs that should run. */
 export function placement(jobs: Iterable<string>, supervisors: readonly SupervisorRow[]): Placement {
   const unplaced: string[] = [];
   const standby: { job: string; supervisors: string[]; slots: number }[] = [];
-  const slotsDiffer: { job: string; slots: Record<string, number> }[] = [];
+  const slotsDiffer: { job: string; slots: { supervisor: string; slots: number }[] }[] = [];
   for (const job of [...jobs].sort()) {
     const takers = supervisors.filter((s) => takes(s.share, job));
     if (takers.length === 0) {
@@ -130,7 +133,10 @@ export function placement(jobs: Iterable<string>, supervisors: readonly Supervis
     }
     const slots = [...new Set(takers.map((s) => s.slots))];
     if (slots.length > 1)
-      slotsDiffer.push({ job, slots: Object.fromEntries(takers.map((s) => [supervisorName(s), s.slots])) });
+      slotsDiffer.push({
+        job,
+        slots: takers.map((s) => ({ supervisor: supervisorName(s), slots: s.slots })),
+      });
     else if (takers.length > (slots[0] ?? 1))
       standby.push({ job, supervisors: takers.map(supervisorName), slots: slots[0] ?? 1 });
   }

@@ -19,8 +19,8 @@ import {
   InFlight,
   OutputProducer,
   slotAssigner,
+  onConsumerCrash,
   stopFetching,
-  whenConsumerGivesUp,
   type Consumer,
   type Contribution,
   type EachBatchPayload,
@@ -186,7 +186,12 @@ export class Job<T> {
       this.needsRestore = true;
     });
     this.metrics.followLag(this.consumer);
-    whenConsumerGivesUp(this.consumer, (error) => {
+    onConsumerCrash(this.consumer, (error, restarting) => {
+      // It has left the group: the state in memory is no longer its to checkpoint (another instance
+      // may own those partitions now); a rejoin reloads from the anchors.
+      this.generation += 1;
+      this.needsRestore = true;
+      if (restarting) return;
       this.logger.error({ err: error }, 'Kafka gave up on this job’s consumer: stopping the job');
       this.options.onFatal?.(error);
     });

@@ -26,7 +26,7 @@ interface Listed {
   jobs: { job: string; supervisor: string }[] | null;
   unplaced: string[];
   standby: { job: string; supervisors: string[]; slots: number }[];
-  slotsDiffer: { job: string; slots: Record<string, number> }[];
+  slotsDiffer: { job: string; slots: { supervisor: string; slots: number }[] }[];
 }
 
 async function list(env: NodeJS.ProcessEnv): Promise<Listed> {
@@ -137,7 +137,15 @@ describe('tributary speed --only / --except', () => {
         });
         const crowded = await list(world.env);
         expect(crowded.standby).toEqual([{ job: 'views', supervisors: [bulk.name, extra.name], slots: 1 }]);
-        expect(crowded.slotsDiffer).toEqual([{ job: 'master', slots: { [bulk.name]: 1, [other.name]: 2 } }]);
+        expect(crowded.slotsDiffer).toEqual([
+          {
+            job: 'master',
+            slots: [
+              { supervisor: bulk.name, slots: 1 },
+              { supervisor: other.name, slots: 2 },
+            ],
+          },
+        ]);
         expect(crowded.unplaced).toEqual([]);
         // Supervisors that stop leave the control plane at once.
         for (const s of supervisors.splice(0)) expect(await s.stop()).toBe(0);

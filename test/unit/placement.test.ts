@@ -74,7 +74,15 @@ describe('job placement', () => {
     expect(placement(JOBS, [supervisor(1, {}, 1), supervisor(2, { only: ['views'] }, 4)])).toEqual({
       unplaced: [],
       standby: [],
-      slotsDiffer: [{ job: 'views', slots: { 'h:1': 1, 'h:2': 4 } }],
+      slotsDiffer: [
+        {
+          job: 'views',
+          slots: [
+            { supervisor: 'h:1', slots: 1 },
+            { supervisor: 'h:2', slots: 4 },
+          ],
+        },
+      ],
     });
   });
 });
