@@ -121,6 +121,23 @@ describe('the speed supervisor', () => {
           // Closing a consumer that has no group any more is not an error.
           expect(p.output()).not.toMatch(/closing the job after its fatal error failed|not initialized/);
         }
+        // Under a supervisor, such a worker is restarted with backoff like any crash.
+        const supervised = startCli(['speed', '--only', 'views', '--port', '0'], {
+          ...world.env,
+          SPEED_SLOTS: '2',
+        });
+        try {
+          const url = (await supervised.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
+          await waitFor(
+            async () => {
+              const [views] = (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
+              return (views?.restarts ?? 0) >= 1;
+            },
+            { timeoutMs: 90_000, description: 'the supervisor to restart the refused views worker' },
+          );
+        } finally {
+          expect(await supervised.stop()).toBe(0);
+        }
         // The first workers were not disturbed.
         for (const p of first) expect(p.child.exitCode).toBeNull();
       } finally {
