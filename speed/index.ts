@@ -1,6 +1,12 @@
 /** The speed layer: the job runtime, the use cases, the views and delivery jobs, deployment and A/B. */
 export { Supervisor, jobsToRun, type JobStatus } from './supervisor.js';
-export { liveSupervisors, placement, supervisorName, type Share } from './deploy/supervisors.js';
+export {
+  liveSupervisors,
+  placement,
+  placementProblems,
+  supervisorName,
+  type Share,
+} from './deploy/supervisors.js';
 export {
   startWorker,
   isJobName,

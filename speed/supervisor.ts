@@ -26,6 +26,7 @@ import {
   leave,
   liveSupervisors,
   placement,
+  placementProblems,
   SUPERVISOR_LIVE_MS,
   supervisorName,
   takes,
@@ -257,7 +258,6 @@ export class Supervisor {
 
   /** One heartbeat; never throws. */
   private async beat(): Promise<void> {
-    if (this.stopping) return;
     await this.register(this.wanted).catch((error: unknown) => {
       this.options.logger.warn({ err: error }, 'could not refresh this supervisor in the control plane');
     });
@@ -278,26 +278,7 @@ export class Supervisor {
     });
     this.placed = placement(jobs, await liveSupervisors(pool));
     const now = performance.now();
-    const current = new Map<string, string>();
-    for (const job of this.placed.unplaced)
-      current.set(
-        `unplaced ${job}`,
-        `${job} runs nowhere: no live supervisor takes it (--only/--except), so its input waits in Kafka until one does`,
-      );
-    for (const { job, supervisors, slots } of this.placed.standby)
-      current.set(
-        `standby ${job}`,
-        `${job} is taken by ${String(supervisors.length)} supervisors (${supervisors.join(', ')}) but has ${String(slots)} slot(s) (SPEED_SLOTS): the extra instances only wait on standby`,
-      );
-    for (const { job, slots } of this.placed.slotsDiffer)
-      current.set(
-        `slots ${job}`,
-        `${job}'s supervisors disagree on SPEED_SLOTS (${slots
-          .map((t) => `${t.supervisor}: ${String(t.slots)}`)
-          .join(
-            ', ',
-          )}): their instances share no partition assigner, so the broker refuses the later ones; set the same on all`,
-      );
+    const current = new Map(placementProblems(this.placed).map((p) => [p.key, p.message]));
     for (const [key, problem] of this.problems)
       if (!current.has(key)) {
         this.problems.delete(key);

@@ -7,6 +7,7 @@ import {
   liveSupervisors,
   loadUseCaseModules,
   placement,
+  placementProblems,
   setStatus,
   supervisorName,
   USE_CASES,
@@ -112,7 +113,9 @@ export function listCommand(): Command {
             return [];
           });
           const speedRuns = supervisors.length > 0;
-          const { unplaced, standby, slotsDiffer } = placement(jobsToRun(deployments).keys(), supervisors);
+          const placed = placement(jobsToRun(deployments).keys(), supervisors);
+          // With no supervisor at all every job "runs nowhere": that is said once, as "speed not running".
+          const { unplaced, standby, slotsDiffer } = speedRuns ? placed : { ...placed, unplaced: [] };
           const live = supervisors.flatMap((s) =>
             s.jobs.map((j) => ({ ...j, supervisor: supervisorName(s) })),
           );
@@ -121,7 +124,7 @@ export function listCommand(): Command {
               deployments,
               supervisors: supervisors.map(({ jobs: _, ...s }) => s),
               jobs: speedRuns ? live : null,
-              unplaced: speedRuns ? unplaced : [],
+              unplaced,
               standby,
               slotsDiffer,
             };
@@ -149,7 +152,7 @@ export function listCommand(): Command {
           const names = new Set([
             ...live.map((j) => j.job),
             ...deployments.map((d) => jobName(d.usecase, d.variant)),
-            ...(speedRuns ? unplaced : []),
+            ...unplaced,
           ]);
           const n = (v: number | undefined): string => (v === undefined ? '-' : String(Math.round(v)));
           for (const name of names) {
@@ -201,18 +204,8 @@ export function listCommand(): Command {
             process.stdout.write(
               `supervisor ${supervisorName(s)} (pid ${String(s.pid)}, since ${s.startedAt.toISOString()}): ${describeShare(s.share)}\n`,
             );
-          for (const job of speedRuns ? unplaced : [])
-            process.stdout.write(`warning: ${job} runs nowhere: no running supervisor takes it\n`);
-          for (const { job, supervisors: takers, slots } of standby)
-            process.stdout.write(
-              `warning: ${job} is taken by ${String(takers.length)} supervisors (${takers.join(', ')}) but has ${String(slots)} slot(s): the others wait on standby\n`,
-            );
-          for (const { job, slots } of slotsDiffer)
-            process.stdout.write(
-              `warning: ${job}'s supervisors disagree on SPEED_SLOTS: ${slots
-                .map((t) => `${t.supervisor} ${String(t.slots)}`)
-                .join(', ')}\n`,
-            );
+          for (const { message } of placementProblems({ unplaced, standby, slotsDiffer }))
+            process.stdout.write(`warning: ${message}\n`);
           return 0;
         }),
       ),

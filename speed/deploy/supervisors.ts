@@ -142,3 +142,21 @@ export function placement(jobs: Iterable<string>, supervisors: readonly Supervis
   }
   return { unplaced, standby, slotsDiffer };
 }
+
+/** Each placement problem, keyed (to follow it over time) and told, for logs and `tributary list`. */
+export function placementProblems(placed: Placement): { key: string; message: string }[] {
+  return [
+    ...placed.unplaced.map((job) => ({
+      key: `unplaced ${job}`,
+      message: `${job} runs nowhere: no live supervisor takes it (--only/--except), so its input waits in Kafka until one does`,
+    })),
+    ...placed.standby.map(({ job, supervisors, slots }) => ({
+      key: `standby ${job}`,
+      message: `${job} is taken by ${String(supervisors.length)} supervisors (${supervisors.join(', ')}) but has ${String(slots)} slot(s) (SPEED_SLOTS): the extra instances only wait on standby`,
+    })),
+    ...placed.slotsDiffer.map(({ job, slots }) => ({
+      key: `slots ${job}`,
+      message: `${job}'s supervisors disagree on SPEED_SLOTS (${slots.map((t) => `${t.supervisor}: ${String(t.slots)}`).join(', ')}): their instances share no partition assigner, so the broker refuses the later ones; set the same on all`,
+    })),
+  ];
+}
