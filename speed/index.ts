@@ -2,6 +2,7 @@
 export { Supervisor, jobsToRun, type JobStatus } from './supervisor.js';
 export {
   liveSupervisors,
+  missingSupervisorsTable,
   placement,
   placementProblems,
   supervisorName,

@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { AggregatorRegistry, Gauge } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge } from 'prom-client';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { PgPool } from '../core/postgres/index.js';
@@ -25,6 +25,7 @@ import {
   heartbeat,
   leave,
   liveSupervisors,
+  missingSupervisorsTable,
   placement,
   placementProblems,
   SUPERVISOR_LIVE_MS,
@@ -100,6 +101,9 @@ const PLACEMENT_GRACE_MS = SUPERVISOR_LIVE_MS + 5_000;
 
 const HEARTBEAT_MS = 2_000;
 
+/** While the control plane cannot be refreshed, how often that is warned about again. */
+const CONTROL_PLANE_WARN_MS = 60_000;
+
 /** A worker that ran this long before it crashed starts its backoff afresh. */
 const HEALTHY_RUN_MS = 60_000;
 
@@ -116,6 +120,11 @@ export class Supervisor {
   private readonly id = randomUUID();
   private port = 0;
   private placed: Placement = { unplaced: [], standby: [], slotsDiffer: [] };
+  /** When the placement was last checked (epoch ms), for the gauge that shows it going stale. */
+  private checkedAt = 0;
+  /** Heartbeats that failed, ever; and the current run of failures, if any. */
+  private failures = 0;
+  private failing: { count: number; since: number; warnedAt: number } | undefined;
   /** Placement problems seen, since when, and whether they were reported. */
   private readonly problems = new Map<string, { since: number; reported: boolean }>();
 
@@ -172,6 +181,16 @@ export class Supervisor {
         help: 'Jobs whose supervisors have different SPEED_SLOTS: the later instances cannot join the group',
         registers: [registry],
       }).set(this.placed.slotsDiffer.length);
+      new Gauge({
+        name: 'tributary_speed_placement_checked_timestamp_seconds',
+        help: 'When this supervisor last refreshed its row and checked placement (0: never); the gauges above are as of then',
+        registers: [registry],
+      }).set(this.checkedAt / 1000);
+      new Counter({
+        name: 'tributary_speed_control_plane_failures_total',
+        help: 'Heartbeats in which this supervisor could not refresh its row or check placement',
+        registers: [registry],
+      }).inc(this.failures);
       response.writeHead(200, { 'content-type': registry.contentType });
       response.end(await registry.metrics());
       return;
@@ -256,17 +275,43 @@ export class Supervisor {
     this.wanted = [...all.keys()];
   }
 
-  /** One heartbeat; never throws. */
+  /**
+   * One heartbeat; never throws. A control plane it cannot refresh is warned about when that starts,
+   * once a minute while it lasts (not at every heartbeat), and when it ends.
+   */
   private async beat(): Promise<void> {
-    await this.register(this.wanted).catch((error: unknown) => {
-      this.options.logger.warn({ err: error }, 'could not refresh this supervisor in the control plane');
-    });
+    const { logger } = this.options;
+    if (this.stopping) return; // its row is being removed: keep it removed
+    try {
+      await this.register(this.wanted);
+      this.checkedAt = Date.now();
+      if (this.failing !== undefined) {
+        const seconds = Math.round((performance.now() - this.failing.since) / 1000);
+        logger.info(
+          { failures: this.failing.count, seconds },
+          'control plane reachable again: this supervisor is refreshed and placement checked',
+        );
+        this.failing = undefined;
+      }
+    } catch (error) {
+      this.failures += 1;
+      const now = performance.now();
+      const failing = (this.failing ??= { count: 0, since: now, warnedAt: -Infinity });
+      failing.count += 1;
+      if (now - failing.warnedAt < CONTROL_PLANE_WARN_MS) return;
+      failing.warnedAt = now;
+      logger.warn(
+        { err: error, failures: failing.count },
+        missingSupervisorsTable(error)
+          ? 'the control plane has no speed_supervisors table (run `tributary db apply`): other supervisors and `tributary list` do not see this one, and placement goes unchecked; warned again every minute while it lasts'
+          : 'could not refresh this supervisor in the control plane: other supervisors may count it as gone, and placement goes unchecked; warned again every minute while it lasts',
+      );
+    }
   }
 
   /** Refreshes this supervisor's row, then checks how the live supervisors' shares cover `jobs`. */
   private async register(jobs: Iterable<string>): Promise<void> {
     const { pool, logger } = this.options;
-    if (this.stopping) return; // its row is being removed: keep it removed
     await heartbeat(pool, {
       supervisorId: this.id,
       host: os.hostname(),

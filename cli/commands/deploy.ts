@@ -6,6 +6,7 @@ import {
   listDeployments,
   liveSupervisors,
   loadUseCaseModules,
+  missingSupervisorsTable,
   placement,
   placementProblems,
   setStatus,
@@ -85,9 +86,6 @@ export function undeployCommand() {
     );
 }
 
-/** PostgreSQL's "relation does not exist": a control plane from before migration 0004. */
-const UNDEFINED_TABLE = '42P01';
-
 /** How a supervisor's share reads in `tributary list`. */
 function describeShare(share: Share): string {
   if ('only' in share) return `only ${share.only.join(',')}`;
@@ -106,7 +104,7 @@ export function listCommand(): Command {
         withPool(async (pool) => {
           const deployments = await listDeployments(pool);
           const supervisors = await liveSupervisors<JobStatus>(pool).catch((error: unknown) => {
-            if ((error as { code?: unknown }).code !== UNDEFINED_TABLE) throw error;
+            if (!missingSupervisorsTable(error)) throw error;
             process.stderr.write(
               'tributary: the control plane has no speed_supervisors table yet (run `tributary db apply`): no job is shown running\n',
             );

@@ -22,6 +22,11 @@ export function takes(share: Share, job: string): boolean {
   return true;
 }
 
+/** PostgreSQL's "relation does not exist": a control plane from before migration 0004. */
+export function missingSupervisorsTable(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '42P01';
+}
+
 /** A supervisor not heard from for this long is gone (killed, or its machine is). */
 export const SUPERVISOR_LIVE_MS = 10_000;
 

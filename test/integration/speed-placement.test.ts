@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { JobStatus } from '../../speed/index.js';
 import { runCli } from '../helpers/cli.js';
-import { cassandraClient, kafkaClient } from '../helpers/context.js';
+import { cassandraClient, kafkaClient, pgPool } from '../helpers/context.js';
 import { endOffsetSum } from '../helpers/kafka.js';
 import { startCli, type RunningCli } from '../helpers/process.js';
 import { allCaughtUp, speedWorld } from '../helpers/speed.js';
@@ -33,6 +33,14 @@ async function list(env: NodeJS.ProcessEnv): Promise<Listed> {
   const listed = await runCli(['list', '--json'], env);
   expect(listed.code, listed.stderr).toBe(0);
   return JSON.parse(listed.stdout) as Listed;
+}
+
+/** One unlabelled sample of the supervisor's /metrics. */
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`${name} is not on /metrics`);
+  return Number(line.slice(name.length + 1));
 }
 
 async function running(url: string): Promise<string[]> {
@@ -152,6 +160,63 @@ describe('tributary speed --only / --except', () => {
         expect(await list(world.env)).toMatchObject({ supervisors: [], jobs: null, unplaced: [] });
       } finally {
         for (const s of supervisors) await s.stop();
+      }
+    },
+  );
+
+  it(
+    'a supervisor that cannot refresh its row says so once, keeps its jobs running, and says when it can again',
+    { timeout: 120_000 },
+    async () => {
+      const world = await speedWorld();
+      const pool = pgPool(world.env.DATABASE_URL);
+      const cli = startCli(['speed', '--only', 'validation', '--port', '0'], {
+        ...world.env,
+        LOG_LEVEL: 'info',
+      });
+      try {
+        const url = (await cli.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
+        const checked = (): Promise<number> =>
+          metric(url, 'tributary_speed_placement_checked_timestamp_seconds');
+        const failures = (): Promise<number> => metric(url, 'tributary_speed_control_plane_failures_total');
+        await waitFor(async () => (await checked()) > 0, {
+          timeoutMs: 30_000,
+          description: 'the supervisor to check placement',
+        });
+        expect(Math.abs((await checked()) - Date.now() / 1000)).toBeLessThan(10);
+        expect(await failures()).toBe(0);
+        // The table goes away, as on a control plane from before migration 0004.
+        await pool.query('ALTER TABLE speed_supervisors RENAME TO speed_supervisors_away');
+        await waitFor(async () => (await failures()) >= 1, {
+          timeoutMs: 10_000,
+          description: 'a heartbeat to fail',
+        });
+        const stale = await checked();
+        await waitFor(async () => (await failures()) >= 4, {
+          timeoutMs: 20_000,
+          description: 'three more heartbeats to fail',
+        });
+        // The gauges are not refreshed, and that shows; the warning is given once, not at every beat.
+        expect(await checked()).toBe(stale);
+        expect(cli.output().match(/no speed_supervisors table \(run `tributary db apply`\)/g)).toHaveLength(
+          1,
+        );
+        expect(await running(url)).toEqual(['validation']);
+        await pool.query('ALTER TABLE speed_supervisors_away RENAME TO speed_supervisors');
+        await waitFor(() => /control plane reachable again/.test(cli.output()), {
+          timeoutMs: 10_000,
+          description: 'the supervisor to say the control plane is back',
+        });
+        await waitFor(async () => (await checked()) > stale, {
+          timeoutMs: 10_000,
+          description: 'placement to be checked again',
+        });
+        const listed = await list(world.env);
+        expect(listed.supervisors).toHaveLength(1);
+        expect(listed.jobs?.map((j) => j.job)).toEqual(['validation']);
+        expect(await cli.stop()).toBe(0);
+      } finally {
+        await cli.stop();
       }
     },
   );
