@@ -7,7 +7,15 @@ const DAY_MS = 86_400_000;
 export function ingestTopics(config: Config): TopicSpec[] {
   const { records, valid, deadLetter, partitions } = config.topics;
   return [
-    { topic: records, partitions, config: { 'retention.ms': String(7 * DAY_MS) } },
+    {
+      topic: records,
+      partitions,
+      config: { 'retention.ms': String(7 * DAY_MS) },
+      // A record's time in the platform is when the broker took it in, not a producer's clock: every
+      // hop carries it on (ingested_at, the views' ingest hour, each job's state clock), and one
+      // producer's clock set hours ahead or behind would otherwise expire other customers' state.
+      enforced: { 'message.timestamp.type': 'LogAppendTime' },
+    },
     { topic: valid, partitions, config: { 'retention.ms': String(7 * DAY_MS) } },
     {
       topic: deadLetter,

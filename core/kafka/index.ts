@@ -1,5 +1,11 @@
 export { createKafka, probeKafka, type KafkaClientOptions } from './client.js';
-export { deleteTopicsStartingWith, ensureTopics, ensureTopicsWith, type TopicSpec } from './topics.js';
+export {
+  ConfigResourceTypes,
+  deleteTopicsStartingWith,
+  ensureTopics,
+  ensureTopicsWith,
+  type TopicSpec,
+} from './topics.js';
 export { InFlight } from './in-flight.js';
 export { FetchCycles, type Contribution } from './fetch-cycles.js';
 export { LazyCommits } from './lazy-commits.js';

@@ -1,11 +1,17 @@
 /** Topics are created on purpose (auto-creation is off): each part declares the topics it needs. */
-import type { Admin, Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { retry } from '../retry.js';
+
+// Not named exports Node's ESM loader finds in kafkajs's CommonJS index.
+export const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
 export interface TopicSpec {
   readonly topic: string;
   readonly partitions: number;
+  /** Set when the topic is created; an existing topic keeps what it has. */
   readonly config?: Readonly<Record<string, string>>;
+  /** Set when the topic is created, and on an existing topic that differs: what the platform relies on. */
+  readonly enforced?: Readonly<Record<string, string>>;
 }
 
 /** kafkajs marks transient broker answers (no leader yet, not the leader, …) as retriable. */
@@ -28,10 +34,17 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
         topic: spec.topic,
         numPartitions: spec.partitions,
         replicationFactor: -1, // the broker's default.replication.factor
-        configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })),
+        configEntries: Object.entries({ ...spec.config, ...spec.enforced }).map(([name, value]) => ({
+          name,
+          value,
+        })),
       })),
     });
   }
+  await enforceConfig(
+    admin,
+    specs.filter((spec) => existing.has(spec.topic) && spec.enforced !== undefined),
+  );
   await retry(
     async () => {
       for (const spec of specs) await admin.fetchTopicOffsets(spec.topic);
@@ -39,6 +52,42 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
     { attempts: 30, initialDelayMs: 100, maxDelayMs: 1_000, retriable: isRetriable },
   );
   return missing.map((spec) => spec.topic);
+}
+
+/**
+ * Brings existing topics to their specs' enforced configuration. The broker's AlterConfigs replaces a
+ * topic's whole set of overrides, so the overrides it has (retention set by an operator, say) are
+ * sent again with the enforced entries.
+ */
+async function enforceConfig(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
+  if (specs.length === 0) return;
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: specs.map((spec) => ({ type: ConfigResourceTypes.TOPIC, name: spec.topic })),
+  });
+  const resources = [];
+  for (const spec of specs) {
+    const entries = described.resources.find((r) => r.resourceName === spec.topic)?.configEntries ?? [];
+    const enforced = spec.enforced ?? {};
+    if (
+      entries.length > 0 &&
+      Object.entries(enforced).every(([name, value]) =>
+        entries.some((e) => e.configName === name && e.configValue === value),
+      )
+    )
+      continue;
+    const overrides = Object.fromEntries(
+      entries
+        .filter((e) => e.configSource === ConfigSource.TOPIC_CONFIG && !e.isSensitive)
+        .map((e) => [e.configName, e.configValue]),
+    );
+    const configEntries = Object.entries({ ...overrides, ...enforced }).map(([name, value]) => ({
+      name,
+      value,
+    }));
+    resources.push({ type: ConfigResourceTypes.TOPIC, name: spec.topic, configEntries });
+  }
+  if (resources.length > 0) await admin.alterConfigs({ validateOnly: false, resources });
 }
 
 /** ensureTopics with an admin client of its own. */

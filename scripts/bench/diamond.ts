@@ -62,7 +62,7 @@ export interface FeedbackListener {
 /**
  * Listens to the feedback topic only (consuming a busier topic would load the machine measured) and
  * keeps the latency of every message whose record was produced from now on: every hop keeps the
- * record's produce timestamp.
+ * record's timestamp: when the broker appended it to `records` (LogAppendTime).
  */
 export async function listenToFeedback(
   kafka: Kafka,

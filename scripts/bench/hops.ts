@@ -1,6 +1,6 @@
 /**
  * Where along the diamond a latency run's time goes, from each job's own latency histogram
- * (`tributary_job_latency_seconds`: from the record's produce timestamp, which every hop keeps, to the
+ * (`tributary_job_latency_seconds`: from the record's timestamp, its append to `records`, which every hop keeps, to the
  * job committing its outputs) on the supervisor's `/metrics`. Reading the jobs' histograms costs
  * nothing while the run goes on; consuming `records.valid` to time its hop cost the bench ~23 % of a
  * core at 2,000 records/s (an eachMessage consumer fetching ~140 times a second), on a machine the run

@@ -317,9 +317,9 @@ export async function benchSpeed(
         )
         .join(' / ');
       rows.push({
-        metric: `latency produce → feedback at ${perSecondRate.toLocaleString('en')} records/s (p50 / p99 / max)`,
+        metric: `latency append → feedback at ${perSecondRate.toLocaleString('en')} records/s (p50 / p99 / max)`,
         value: `${percentile(latencies, 50)} / ${percentile(latencies, 99)} / ${latencies.at(-1) ?? 0} ms`,
-        note: `${latencies.length} feedback messages over ${sendSeconds.toFixed(0)} s, the machine's CPU ${machineBusy} busy (servers quiet ${describeQuiet(quietAfter)} before; % of a core: ${cpuShares}, generator ${generatorCpu}, bench listening ${listenerCpu}); p99 of each 10 s: ${byWindow} ms; p99 of each job's hop (from the record's produce to its outputs committed, by its latency histogram's buckets): ${hopP99} ms; target p99 ≤ 100 ms${perSecondRate === TRICKLE_RATE ? ' (at 2,000/s); a trickle shows the floor' : ''}`,
+        note: `from the broker's append of each record to \`records\` (LogAppendTime), not the generator's send; ${latencies.length} feedback messages over ${sendSeconds.toFixed(0)} s, the machine's CPU ${machineBusy} busy (servers quiet ${describeQuiet(quietAfter)} before; % of a core: ${cpuShares}, generator ${generatorCpu}, bench listening ${listenerCpu}); p99 of each 10 s: ${byWindow} ms; p99 of each job's hop (from the record's append to \`records\` to its outputs committed, by its latency histogram's buckets): ${hopP99} ms; target p99 ≤ 100 ms${perSecondRate === TRICKLE_RATE ? ' (at 2,000/s); a trickle shows the floor' : ''}`,
       });
     }
 

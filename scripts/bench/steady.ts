@@ -203,7 +203,7 @@ export async function benchSteady(
   return writeSection(
     baseConfig,
     'steady',
-    `\`npm run bench steady -- --rate ${rate} --windows ${windows}\`: the whole diamond at ${rate.toLocaleString('en')} records/s (100 customers, 2 % anomalies), ${windowSeconds} s windows after ${WARM_UP_MS / 1000} s of warm-up, the servers quiet ${quiet} before it; every job in its own process (2 cores shared with Kafka, Cassandra and PostgreSQL, and the generator).`,
+    `\`npm run bench steady -- --rate ${rate} --windows ${windows}\`: the whole diamond at ${rate.toLocaleString('en')} records/s (100 customers, 2 % anomalies), ${windowSeconds} s windows after ${WARM_UP_MS / 1000} s of warm-up, the servers quiet ${quiet} before it; every job in its own process (2 cores shared with Kafka, Cassandra and PostgreSQL, and the generator); latency from the broker's append of each record to \`records\` (LogAppendTime) to its feedback.`,
     rows,
   );
 }

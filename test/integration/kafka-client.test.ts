@@ -4,7 +4,14 @@
  * and a transaction that produces and commits consumer offsets atomically (and one that aborts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Consumer, EachBatchPayload, Kafka } from '../../core/kafka/index.js';
+import {
+  ConfigResourceTypes,
+  ensureTopics,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+} from '../../core/kafka/index.js';
 import { kafkaClient } from '../helpers/context.js';
 import { uniqueName } from '../helpers/names.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -187,5 +194,60 @@ describe('kafkajs against the stack broker', () => {
     });
     await waitFor(() => received.includes('sentinel'), { description: 'the reader to reach the sentinel' });
     expect(received).toEqual(['out-0', 'out-1', 'out-2', 'out-3', 'out-4', 'sentinel']);
+  });
+
+  it('ensureTopics brings an existing topic to its enforced config and keeps its other overrides', async () => {
+    const topic = uniqueName('enforced');
+    const configOf = async (): Promise<Record<string, string>> => {
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: topic,
+            configNames: ['message.timestamp.type', 'retention.ms'],
+          },
+        ],
+      });
+      return Object.fromEntries(
+        (described.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]),
+      );
+    };
+    // Created by an earlier version, or by hand, with an operator's retention.
+    expect(
+      await ensureTopics(admin, [{ topic, partitions: 1, config: { 'retention.ms': '123456789' } }]),
+    ).toEqual([topic]);
+    expect(await configOf()).toEqual({ 'message.timestamp.type': 'CreateTime', 'retention.ms': '123456789' });
+    const spec = {
+      topic,
+      partitions: 1,
+      config: { 'retention.ms': '604800000' },
+      enforced: { 'message.timestamp.type': 'LogAppendTime' },
+    };
+    expect(await ensureTopics(admin, [spec])).toEqual([]);
+    expect(await configOf()).toEqual({
+      'message.timestamp.type': 'LogAppendTime',
+      'retention.ms': '123456789',
+    });
+    // Already as enforced: nothing to change, and a message produced with its own time gets the broker's.
+    expect(await ensureTopics(admin, [spec])).toEqual([]);
+    const before = Date.now();
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: [{ value: 'x', timestamp: String(before - 5 * 3_600_000) }] });
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId: uniqueName('enforced') });
+    consumers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const stamps: number[] = [];
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        stamps.push(Number(message.timestamp));
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => stamps.length === 1, { description: 'the message to be read back' });
+    expect(stamps[0]).toBeGreaterThanOrEqual(before - 1_000);
   });
 });

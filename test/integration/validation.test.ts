@@ -246,6 +246,58 @@ describe('validation job', () => {
     expect(rows.rows.filter((r) => r.get('amount_minor') === 777_000n)).toEqual([]);
   });
 
+  it('takes a record in at the broker’s time, whatever a producer’s clock says', async () => {
+    const world = await ingestWorld(registryUrl);
+    const customer = uniqueName('cust');
+    const serializer = await RecordSerializer.create({
+      registry: new RegistryClient({ url: registryUrl }),
+      subject: recordSubject(world.config.topics.records),
+    });
+    // Producers whose clocks are 30 minutes ahead (the broker accepts up to an hour) and 5 hours behind.
+    const before = Date.now();
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: world.config.topics.records,
+      acks: -1,
+      messages: [
+        {
+          key: customer,
+          value: serializer.encode(record(customer, 1)),
+          timestamp: String(before + 1_800_000),
+        },
+        {
+          key: customer,
+          value: serializer.encode(record(customer, 2)),
+          timestamp: String(before - 18_000_000),
+        },
+        { key: customer, value: serializer.encode(record(customer, 3)) },
+      ],
+    });
+    await producer.disconnect();
+    const after = Date.now();
+    const job = await runUntilDrained(world);
+    expect(job.stats()).toMatchObject({ in: 3, accepted: 3 });
+    // Every hop carries the record's timestamp on: records.valid's is the broker's, and so is the
+    // master dataset's ingested_at (and the views' ingest hour, and each job's state clock).
+    const valid = await readTopic(kafka, world.config.topics.valid);
+    expect(valid).toHaveLength(3);
+    for (const { message } of valid) {
+      expect(Number(message.timestamp)).toBeGreaterThanOrEqual(before - 1_000);
+      expect(Number(message.timestamp)).toBeLessThanOrEqual(after + 1_000);
+    }
+    const rows = await cassandra.execute(
+      `SELECT record_id, ingested_at FROM ${world.keyspace}.records_by_customer WHERE customer_id = ? AND day = ?`,
+      [customer, cassandraTypes.LocalDate.fromString(utcDay(new Date()))],
+    );
+    expect(rows.rows).toHaveLength(3);
+    for (const row of rows.rows) {
+      const at = (row.get('ingested_at') as Date).getTime();
+      expect(at, String(row.get('record_id'))).toBeGreaterThanOrEqual(before - 1_000);
+      expect(at, String(row.get('record_id'))).toBeLessThanOrEqual(after + 1_000);
+    }
+  });
+
   it('accepts version 1 and version 2 writers at once and reads both as the current version', async () => {
     const world = await ingestWorld(registryUrl);
     const customer = uniqueName('cust');
