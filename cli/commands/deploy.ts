@@ -23,6 +23,9 @@ function parseFrom(value: string): 'earliest' | 'latest' | number {
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (Number.isNaN(ms))
     throw new InvalidArgumentError('expected earliest, latest, an ISO timestamp or epoch milliseconds');
+  // The control plane keeps 13-digit epoch milliseconds: 2001-09-09 to 2286-11-20.
+  if (ms < 1e12 || ms >= 1e13)
+    throw new InvalidArgumentError('expected a time between 2001-09-09 and 2286-11-20');
   return ms;
 }
 
@@ -39,10 +42,8 @@ export function deployCommand() {
     .addOption(
       new Option(
         '--from <position>',
-        'where a NEW job starts: earliest, latest, or a timestamp (an update continues from its predecessor)',
-      )
-        .argParser(parseFrom)
-        .default('earliest' as const),
+        'where the job starts when its consumer group has no committed offsets: earliest (default), latest, or a timestamp; an update continues from its predecessor',
+      ).argParser(parseFrom),
     )
     .action(
       action((usecase, options) =>

@@ -64,7 +64,11 @@ export interface DeployRequest {
   readonly usecase: string;
   readonly variant: string;
   readonly settings: Readonly<Record<string, unknown>>;
-  readonly startFrom: StartFrom;
+  /**
+   * Where its consumer group starts if it has no committed offsets (a new deployment, or one whose
+   * group was deleted to start over); unset: earliest for a new deployment, unchanged for an update.
+   */
+  readonly startFrom?: StartFrom | undefined;
 }
 
 /** Adds a deployment, or updates it (generation + 1, active again). Returns the new generation. */
@@ -79,10 +83,14 @@ export async function deploy(pool: PgPool, request: DeployRequest): Promise<numb
     );
   }
   const startFrom =
-    typeof request.startFrom === 'number' ? String(Math.trunc(request.startFrom)) : request.startFrom;
+    typeof request.startFrom === 'number'
+      ? String(Math.trunc(request.startFrom))
+      : (request.startFrom ?? null);
   const result = await pool.query<{ generation: number }>(
-    `INSERT INTO deployments (usecase, variant, settings, start_from, status) VALUES ($1, $2, $3, $4, 'active')
+    `INSERT INTO deployments (usecase, variant, settings, start_from, status)
+       VALUES ($1, $2, $3, COALESCE($4, 'earliest'), 'active')
      ON CONFLICT (usecase, variant) DO UPDATE SET generation = deployments.generation + 1, settings = $3,
+       start_from = COALESCE($4, deployments.start_from),
        status = 'active', status_reason = NULL, updated_at = now()
      RETURNING generation`,
     [request.usecase, request.variant, request.settings, startFrom],

@@ -33,6 +33,17 @@ describe('command line errors', () => {
     expect(both.stderr).toMatch(/cannot be used with option '--except/);
   });
 
+  it('tributary deploy --from: a time the control plane cannot keep prints usage and exits 2', async () => {
+    for (const from of ['1999-01-01', 'yesterday']) {
+      const result = await runCli(['deploy', 'velocity', '--from', from]);
+      expect(result.code, from).toBe(2);
+      expect(result.stderr).toMatch(/option '--from <position>' argument .* is invalid/);
+    }
+    expect((await runCli(['deploy', 'velocity', '--from', '1999-01-01'])).stderr).toMatch(
+      /between 2001-09-09 and 2286-11-20/,
+    );
+  });
+
   it('an unknown command exits 2', async () => {
     const result = await runCli(['launch-rockets']);
     expect(result.code).toBe(2);

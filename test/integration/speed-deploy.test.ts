@@ -285,3 +285,30 @@ describe('hot deploy', () => {
     },
   );
 });
+
+describe('deploy --from', () => {
+  it('an update with --from changes where a group without offsets starts; without it, keeps it', async () => {
+    const other = await speedWorld();
+    const startFrom = async (): Promise<unknown> => {
+      const listed = await runCli(['list', '--json'], other.env);
+      expect(listed.code, listed.stderr).toBe(0);
+      const { deployments } = JSON.parse(listed.stdout) as {
+        deployments: { usecase: string; startFrom: unknown }[];
+      };
+      return deployments.find((d) => d.usecase === 'velocity')?.startFrom;
+    };
+    const deploy = async (...args: string[]): Promise<void> => {
+      const result = await runCli(['deploy', 'velocity', ...args], other.env);
+      expect(result.code, result.stderr).toBe(0);
+    };
+    await deploy();
+    expect(await startFrom()).toBe('earliest');
+    // Starting over (its group deleted) from now on: the update must keep that, not the first deploy's.
+    await deploy('--from', 'latest');
+    expect(await startFrom()).toBe('latest');
+    await deploy('--settings', '{"velocity_max_records": 20}');
+    expect(await startFrom()).toBe('latest');
+    await deploy('--from', '2026-12-01T00:00:00Z');
+    expect(await startFrom()).toBe(Date.parse('2026-12-01T00:00:00Z'));
+  });
+});
