@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import type { Logger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { EXIT_PAUSED, isJobName, PLATFORM_JOBS, startWorker, Supervisor } from '../../speed/index.js';
 import { action, commandContext } from '../context.js';
@@ -32,8 +33,24 @@ function parseJobs(value: string): string[] {
  */
 function untilOrphaned(): Promise<void> {
   return new Promise((resolve) => {
+    if (process.send === undefined) return; // not started by a supervisor
     if (process.connected) process.once('disconnect', resolve);
+    else resolve(); // gone while this worker started
   });
+}
+
+/**
+ * Until its job runs a worker has nothing to drain, so a supervisor gone meanwhile ends it at once, as
+ * SIGTERM does then (Node's default): it would otherwise start and run on with no one to stop it.
+ * Returns what stops watching once the job runs.
+ */
+function exitIfOrphanedWhileStarting(logger: Logger, job: string): () => void {
+  const gone = (): void => {
+    logger.warn({ job }, 'the supervisor is gone while this job was starting: exiting');
+    process.exit(1);
+  };
+  if (process.send !== undefined) process.once('disconnect', gone);
+  return () => process.off('disconnect', gone);
 }
 
 /** To the supervisor, if there is one and it is still there. */
@@ -70,7 +87,9 @@ export function speedCommand(): Command {
       action(async (options) => {
         const { config, logger } = commandContext();
         if (options.job !== undefined) {
+          const started = exitIfOrphanedWhileStarting(logger, options.job);
           const worker = await startWorker(config, logger, options.job);
+          started();
           process.stdout.write(`job ${options.job} running\n`);
           tellSupervisor({ type: 'ready' });
           const report = setInterval(() => {

@@ -3,14 +3,15 @@
  * crash like any other: the supervisor keeps running, keeps serving /jobs, and retries it with
  * backoff (the start fails for real: an environment variable longer than Linux allows one to be,
  * MAX_ARG_STRLEN = 128 KiB, makes execve fail with E2BIG, which Node throws from spawn() at once).
- * A supervisor killed -9 leaves no worker running: each stops as on SIGTERM.
+ * A supervisor killed -9 leaves no worker running: each stops as on SIGTERM, and one still starting exits.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { PLATFORM_JOBS, Supervisor, type JobStatus } from '../../speed/index.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { kafkaClient } from '../helpers/context.js';
 import { committedSum } from '../helpers/kafka.js';
 import { startCli } from '../helpers/process.js';
@@ -142,6 +143,37 @@ describe('the speed supervisor', () => {
         for (const p of first) expect(p.child.exitCode).toBeNull();
       } finally {
         for (const p of first) expect(await p.stop()).toBe(0);
+      }
+    },
+  );
+
+  it(
+    'a worker whose supervisor is gone before the worker has started exits instead of running unsupervised',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const world = await speedWorld();
+      for (const job of ['validation', 'views']) {
+        // As a supervisor starts it, with the IPC channel; the supervisor is gone at once (killed -9),
+        // long before the worker has joined its group.
+        const child = spawn(process.execPath, [CLI, 'speed', '--job', job], {
+          env: { ...process.env, ...world.env, LOG_LEVEL: 'warn' },
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        });
+        let output = '';
+        child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.disconnect();
+        try {
+          await waitFor(() => child.exitCode !== null, {
+            timeoutMs: 60_000,
+            description: `the orphaned ${job} worker to exit`,
+          });
+          expect(output, job).toMatch(/the supervisor is gone/);
+        } finally {
+          child.kill('SIGKILL');
+        }
       }
     },
   );
