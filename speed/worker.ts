@@ -64,7 +64,6 @@ function lowerPriority(logger: Logger, name: string, nice: number): void {
 
 export async function startWorker(config: Config, logger: Logger, name: string): Promise<RunningWorker> {
   lowerPriority(logger, name, config.speed.bulkNice);
-  await loadUseCaseModules(config.speed.useCaseModules);
   const kafka = createKafka({ brokers: config.kafka.brokers, logger, clientId: `tributary-${name}` });
   const cassandra: CassandraClient = createCassandraClient({
     contactPoints: config.cassandra.contactPoints,
@@ -151,8 +150,23 @@ export async function startWorker(config: Config, logger: Logger, name: string):
       }),
     });
   } else {
+    // Only use-case jobs load USECASE_MODULES, and a module that fails to load stops only the use
+    // cases it could hold: the platform jobs and the others run on.
+    const unloaded: string[] = [];
+    await loadUseCaseModules(config.speed.useCaseModules, (file, error) => {
+      unloaded.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    if (unloaded.length > 0)
+      logger.warn({ job: name, unloaded }, 'use-case modules (USECASE_MODULES) that could not be loaded');
     const parsed = parseUseCaseJob(name);
     const useCase = parsed === undefined ? undefined : findUseCase(parsed.usecase);
+    if (parsed !== undefined && useCase === undefined && unloaded.length > 0) {
+      // Its module is most likely one of those: paused and reported, not restarted in a loop.
+      const reason = `its module could not be loaded (${unloaded.join('; ')}); fix it and deploy again`;
+      await setStatus(pool, parsed.usecase, parsed.variant, 'paused', reason);
+      await cleanup();
+      throw new TributaryError('UNAVAILABLE', `${name}: ${reason}`);
+    }
     if (parsed === undefined || useCase === undefined) {
       await cleanup();
       throw new TributaryError(

@@ -40,22 +40,37 @@ function isUseCase(value: unknown): value is UseCase {
   );
 }
 
-/** Loads and registers the use-case modules named in USECASE_MODULES. */
-export async function loadUseCaseModules(paths: readonly string[]): Promise<void> {
+/**
+ * Loads and registers the use-case modules named in USECASE_MODULES. With `onError`, a module that
+ * cannot be loaded is told to it and the others are still loaded; without, the first one throws.
+ */
+export async function loadUseCaseModules(
+  paths: readonly string[],
+  onError?: (file: string, error: unknown) => void,
+): Promise<void> {
   for (const file of paths) {
-    const module = (await import(pathToFileURL(path.resolve(file)).href)) as { default?: unknown };
-    const useCase = module.default;
-    if (!isUseCase(useCase)) {
-      throw new TributaryError(
-        'BAD_REQUEST',
-        `${file} must default-export a use case: { name, description, variants, needsProfile, process }`,
-      );
+    try {
+      await loadUseCaseModule(file);
+    } catch (error) {
+      if (onError === undefined) throw error;
+      onError(file, error);
     }
-    if (BUILT_IN.some((u) => u.name === useCase.name)) {
-      throw new TributaryError('CONFLICT', `${file}: a built-in use case is already named ${useCase.name}`);
-    }
-    registry.set(useCase.name, useCase);
   }
+}
+
+async function loadUseCaseModule(file: string): Promise<void> {
+  const module = (await import(pathToFileURL(path.resolve(file)).href)) as { default?: unknown };
+  const useCase = module.default;
+  if (!isUseCase(useCase)) {
+    throw new TributaryError(
+      'BAD_REQUEST',
+      `${file} must default-export a use case: { name, description, variants, needsProfile, process }`,
+    );
+  }
+  if (BUILT_IN.some((u) => u.name === useCase.name)) {
+    throw new TributaryError('CONFLICT', `${file}: a built-in use case is already named ${useCase.name}`);
+  }
+  registry.set(useCase.name, useCase);
 }
 
 export type { FindingDraft, ProfileReader, UseCase, UseCaseContext, UseCaseState } from './contract.js';

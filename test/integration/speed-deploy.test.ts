@@ -312,3 +312,60 @@ describe('deploy --from', () => {
     expect(await startFrom()).toBe(Date.parse('2026-12-01T00:00:00Z'));
   });
 });
+
+describe('a use-case module that cannot be loaded', () => {
+  it('pauses the use case it held and stops nothing else', { timeout: 180_000 }, async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'usecases-'));
+    const bad = path.join(dir, 'bad.mjs');
+    await writeFile(bad, `throw new Error('bad module at import');\n`);
+    const other = await speedWorld();
+    // Deployed while the module loaded; a later release of it breaks at import.
+    const deployed = await runCli(['deploy', 'velocity'], other.env);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    await pgPool(other.env.DATABASE_URL).query(
+      `INSERT INTO deployments (usecase, variant) VALUES ('ghost', '')`,
+    );
+    const env = { ...other.env, USECASE_MODULES: bad };
+    const supervisor = startCli(['speed', '--port', '0'], env);
+    try {
+      const supervisorUrl = (await supervisor.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
+      const status = async (): Promise<JobStatus[]> =>
+        (await (await fetch(`${supervisorUrl}/jobs`)).json()) as JobStatus[];
+      await waitFor(async () => (await status()).find((j) => j.job === 'usecase.ghost')?.state === 'paused', {
+        timeoutMs: 60_000,
+        description: 'ghost to be paused',
+      });
+      const listed = await runCli(['list'], other.env);
+      expect(listed.stdout).toMatch(
+        /usecase\.ghost\s+1\s+paused \(its module could not be loaded \(.*bad module at import/,
+      );
+      // The platform jobs and the built-in use case run on, never restarted, and do their work.
+      const generated = await runCli(
+        ['generate', '--records', '500', '--customers', '3', '--seed', '4'],
+        env,
+      );
+      expect(generated.code, generated.stderr).toBe(0);
+      await waitFor(
+        async () => ((await status()).find((j) => j.job === 'usecase.velocity')?.metrics.in ?? 0) > 0,
+        { timeoutMs: 60_000, description: 'velocity to take records in' },
+      );
+      const others = (await status()).filter((j) => j.job !== 'usecase.ghost');
+      expect(others.map((j) => j.job).sort()).toEqual([
+        'delivery',
+        'master',
+        'usecase.velocity',
+        'validation',
+        'views',
+      ]);
+      for (const j of others)
+        expect({ job: j.job, state: j.state, restarts: j.restarts }).toEqual({
+          job: j.job,
+          state: 'running',
+          restarts: 0,
+        });
+      expect(await supervisor.stop()).toBe(0);
+    } finally {
+      await supervisor.stop();
+    }
+  });
+});
