@@ -2,7 +2,13 @@ import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typin
 import { createCassandraClient } from '../../core/cassandra/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { abReport } from '../../speed/ab/report.js';
-import { assignVariant, findUseCase, listExperiments, setExperiment } from '../../speed/index.js';
+import {
+  assignVariant,
+  findUseCase,
+  listExperiments,
+  loadUseCaseModules,
+  setExperiment,
+} from '../../speed/index.js';
 import { action, commandContext } from '../context.js';
 import { parsePositiveInt } from '../options.js';
 
@@ -12,8 +18,20 @@ function percent(value: string): number {
   return n;
 }
 
-function variantsOf(usecase: string): readonly string[] {
+/** The variants a use case has (USECASE_MODULES' too); none for a name that is no use case. */
+async function variantsOf(usecase: string): Promise<readonly string[]> {
+  await loadUseCaseModules(commandContext().config.speed.useCaseModules);
   return findUseCase(usecase)?.variants ?? [];
+}
+
+/** False, with the reason on stderr, when `variant` is not one of the use case's. */
+async function knownVariant(usecase: string, variant: string): Promise<boolean> {
+  const known = await variantsOf(usecase);
+  if (known.includes(variant)) return true;
+  process.stderr.write(
+    `tributary: ${usecase} has no variant ${variant} (known: ${known.join(', ') || 'none'})\n`,
+  );
+  return false;
 }
 
 export function abCommand(): Command {
@@ -35,15 +53,7 @@ export function abCommand(): Command {
     .option('--salt <text>', 'changes which customers fall in the treatment share', '')
     .action(
       action(async (usecase, options) => {
-        const known = variantsOf(usecase);
-        for (const v of [options.control, options.treatment]) {
-          if (!known.includes(v)) {
-            process.stderr.write(
-              `tributary: ${usecase} has no variant ${v} (known: ${known.join(', ') || 'none'})\n`,
-            );
-            return 2;
-          }
-        }
+        for (const v of [options.control, options.treatment]) if (!(await knownVariant(usecase, v))) return 2;
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
         try {
@@ -75,6 +85,8 @@ export function abCommand(): Command {
           process.stderr.write('tributary: give a variant, or --clear\n');
           return 2;
         }
+        // A variant that is not the use case's would leave the customer with none of its feedback.
+        if (variant !== undefined && !(await knownVariant(usecase, variant))) return 2;
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
         try {

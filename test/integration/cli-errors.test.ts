@@ -44,6 +44,17 @@ describe('command line errors', () => {
     );
   });
 
+  it('tributary ab: a variant the use case does not have is refused with its variants, exit 2', async () => {
+    for (const args of [
+      ['ab', 'assign', 'amount-anomaly', 'acme', 'C'],
+      ['ab', 'set', 'amount-anomaly', '--control', 'A', '--treatment', 'C'],
+    ]) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain('amount-anomaly has no variant C (known: A, B)');
+    }
+  });
+
   it('an unknown command exits 2', async () => {
     const result = await runCli(['launch-rockets']);
     expect(result.code).toBe(2);
