@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'UNAVAILABLE',
   'TIMEOUT',
   'STATE_CORRUPT',
+  'STATE_UNSERIALIZABLE',
   'INTERNAL',
 ] as const;
 
@@ -48,6 +49,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   UNAVAILABLE: 503,
   TIMEOUT: 504,
   STATE_CORRUPT: 500,
+  STATE_UNSERIALIZABLE: 500,
   INTERNAL: 500,
 };
 

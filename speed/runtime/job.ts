@@ -408,7 +408,11 @@ export class Job<T> {
   private requestCheckpoint(): void {
     if (this.checkpointing !== undefined || this.needsRestore || !this.checkpointDue()) return;
     this.checkpointing = this.checkpoint()
-      .catch((error: unknown) => this.failed(error, 'checkpoint failed'))
+      .catch((error: unknown) =>
+        error instanceof TributaryError && error.code === 'STATE_UNSERIALIZABLE'
+          ? this.unserializable(error)
+          : this.failed(error, 'checkpoint failed'),
+      )
       .finally(() => {
         this.checkpointing = undefined;
       });
@@ -449,6 +453,23 @@ export class Job<T> {
       await this.consumer.commitOffsets(requests.map((r) => ({ topic: this.options.inputTopic, ...r })));
     });
     await done; // effects of partitions that needed no node
+  }
+
+  /**
+   * State the logic set that JSON cannot hold never checkpoints, however often it is retried: a use
+   * case is paused and reported (its offsets stay where they were, so nothing is lost); a platform
+   * job ends, for its supervisor to restart and report.
+   */
+  private async unserializable(error: TributaryError): Promise<void> {
+    if (this.options.onPause === undefined) {
+      this.options.onFatal?.(error);
+      return;
+    }
+    if (this.paused !== undefined) return;
+    this.paused = error.message;
+    this.logger.error({ reason: error.message }, 'pausing the job: its state cannot be checkpointed');
+    this.options.onPause(error.message);
+    await this.failed(error, 'checkpoint failed'); // no checkpoint of what it handled since
   }
 
   private afterBatch(payload: EachBatchPayload): void {

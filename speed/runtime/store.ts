@@ -352,6 +352,21 @@ export function applyChain(
     );
 }
 
+/**
+ * A change as JSON. A value that is not JSON (a bigint, a cycle) could never be checkpointed: the
+ * job would restore and replay forever, so it is told apart from a failure worth retrying.
+ */
+function changeJson(change: Change): string {
+  try {
+    return JSON.stringify(change);
+  } catch (error) {
+    throw new TributaryError(
+      'STATE_UNSERIALIZABLE',
+      `state key ${JSON.stringify(change[0])} holds a value that is not JSON (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+}
+
 /** A node's messages: chunks of changes (if they do not fit in one message) and the end message. */
 export function encodeNode(store: PartitionStore, snapshot: boolean, changes: readonly Change[]): string[] {
   const id = randomUUID();
@@ -359,7 +374,7 @@ export function encodeNode(store: PartitionStore, snapshot: boolean, changes: re
   let part: string[] = [];
   let bytes = 0;
   for (const change of changes) {
-    const json = JSON.stringify(change);
+    const json = changeJson(change);
     if (bytes + json.length > CHUNK_BYTES && part.length > 0) {
       messages.push(`{"t":"c","id":"${id}","e":[${part.join(',')}]}`);
       part = [];

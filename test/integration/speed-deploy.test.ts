@@ -369,3 +369,52 @@ describe('a use-case module that cannot be loaded', () => {
     }
   });
 });
+
+describe('a use case whose state is not JSON', () => {
+  it(
+    'is paused and reported, with its offsets where they were, instead of replaying forever',
+    { timeout: 180_000 },
+    async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'usecases-'));
+      const module = path.join(dir, 'bigstate.mjs');
+      await writeFile(
+        module,
+        `export default { name: 'bigstate', description: 'keeps a bigint in its state', variants: [''], needsProfile: false,
+        process(record, { state }) { state.set('last-amount', record.amount_minor); return []; } };\n`,
+      );
+      const other = await speedWorld({ USECASE_MODULES: module });
+      const deployed = await runCli(['deploy', 'bigstate'], other.env);
+      expect(deployed.code, deployed.stderr).toBe(0);
+      const generated = await runCli(
+        ['generate', '--records', '500', '--customers', '3', '--seed', '4'],
+        other.env,
+      );
+      expect(generated.code, generated.stderr).toBe(0);
+      const supervisor = startCli(
+        ['speed', '--only', 'validation,usecase.bigstate', '--port', '0'],
+        other.env,
+      );
+      try {
+        const supervisorUrl = (await supervisor.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
+        const status = async (): Promise<JobStatus[]> =>
+          (await (await fetch(`${supervisorUrl}/jobs`)).json()) as JobStatus[];
+        await waitFor(
+          async () => (await status()).find((j) => j.job === 'usecase.bigstate')?.state === 'paused',
+          {
+            timeoutMs: 90_000,
+            description: 'bigstate to be paused',
+          },
+        );
+        const listed = await runCli(['list'], other.env);
+        expect(listed.stdout).toMatch(/usecase\.bigstate\s+1\s+paused \(state key .*last-amount.* not JSON/);
+        expect((await status()).find((j) => j.job === 'usecase.bigstate')?.restarts).toBe(0);
+        // Nothing it handled was committed: a fixed release picks every record up again.
+        const [group = { groupId: '', topic: '' }] = other.groups(['usecase.bigstate']);
+        expect(await committedSum(kafka, group.groupId, group.topic)).toBe(0n);
+        expect(await supervisor.stop()).toBe(0);
+      } finally {
+        await supervisor.stop();
+      }
+    },
+  );
+});
