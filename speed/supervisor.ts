@@ -228,11 +228,18 @@ export class Supervisor {
     const all = jobsToRun(deployments);
     const share = this.options.share ?? {};
     const desired = new Map([...all].filter(([job]) => takes(share, job)));
-    for (const slot of this.slots.values()) {
+    // Paused jobs stay listed (with why); undeployed ones leave /jobs, /metrics and `tributary list`
+    // once stopped, so their last measurements (their lag, say) are not served as if current.
+    const listed = new Set([
+      ...PLATFORM_JOBS,
+      ...deployments.filter((d) => d.status !== 'undeployed').map((d) => jobName(d.usecase, d.variant)),
+    ]);
+    for (const slot of [...this.slots.values()]) {
       if (!desired.has(slot.job) && slot.state !== 'stopped' && slot.state !== 'paused') {
         this.options.logger.info({ job: slot.job }, 'undeployed: stopping its worker');
         await this.stop(slot, 'stopped');
       }
+      if (!listed.has(slot.job) && slot.child === undefined) this.slots.delete(slot.job);
     }
     for (const [job, generation] of desired) {
       let slot = this.slots.get(job);

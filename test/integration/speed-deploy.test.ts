@@ -363,6 +363,17 @@ describe('a use-case module that cannot be loaded', () => {
           state: 'running',
           restarts: 0,
         });
+      // Undeployed, a job leaves /jobs and /metrics: its last lag is not served as if current.
+      const metricsText = async (): Promise<string> => (await fetch(`${supervisorUrl}/metrics`)).text();
+      expect(await metricsText()).toContain('job="usecase.velocity"');
+      const undeployed = await runCli(['undeploy', 'velocity'], other.env);
+      expect(undeployed.code, undeployed.stderr).toBe(0);
+      await waitFor(async () => !(await status()).some((j) => j.job === 'usecase.velocity'), {
+        timeoutMs: 30_000,
+        description: 'velocity to leave /jobs',
+      });
+      expect(await metricsText()).not.toContain('job="usecase.velocity"');
+      expect((await status()).map((j) => j.job)).toContain('usecase.ghost'); // paused: still listed
       expect(await supervisor.stop()).toBe(0);
     } finally {
       await supervisor.stop();
