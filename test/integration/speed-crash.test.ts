@@ -235,9 +235,14 @@ async function runPipeline(
           const threshold = victims.get(job.job);
           if (threshold === undefined || killed.has(job.job) || job.pid === undefined) continue;
           if ((job.metrics.in ?? 0) >= threshold) {
+            // Killed only with input still to handle: a victim whose input stalled (upstream killed
+            // too) and which caught up is killed once it is behind again, so its restart always has
+            // work to resume, not a clean end.
+            const [{ groupId, topic } = { groupId: '', topic: '' }] = world.groups([job.job]);
+            const end = await endOffsetSum(kafka, topic);
+            if ((await committedSum(kafka, groupId, topic)) >= end) continue;
             process.kill(job.pid, 'SIGKILL');
             killed.add(job.job);
-            const [{ groupId, topic } = { groupId: '', topic: '' }] = world.groups([job.job]);
             left.set(job.job, {
               committed: await committedSum(kafka, groupId, topic),
               end: await endOffsetSum(kafka, topic),
