@@ -18,18 +18,17 @@ function percent(value: string): number {
   return n;
 }
 
-/** The variants a use case has (USECASE_MODULES' too); none for a name that is no use case. */
-async function variantsOf(usecase: string): Promise<readonly string[]> {
+/**
+ * True when every one of `variants` is the use case's (USECASE_MODULES' use cases too); else false,
+ * with the reason on stderr.
+ */
+async function knownVariants(usecase: string, variants: readonly string[]): Promise<boolean> {
   await loadUseCaseModules(commandContext().config.speed.useCaseModules);
-  return findUseCase(usecase)?.variants ?? [];
-}
-
-/** False, with the reason on stderr, when `variant` is not one of the use case's. */
-async function knownVariant(usecase: string, variant: string): Promise<boolean> {
-  const known = await variantsOf(usecase);
-  if (known.includes(variant)) return true;
+  const known = findUseCase(usecase)?.variants ?? [];
+  const unknown = variants.find((v) => !known.includes(v));
+  if (unknown === undefined) return true;
   process.stderr.write(
-    `tributary: ${usecase} has no variant ${variant} (known: ${known.join(', ') || 'none'})\n`,
+    `tributary: ${usecase} has no variant ${unknown} (known: ${known.join(', ') || 'none'})\n`,
   );
   return false;
 }
@@ -53,7 +52,7 @@ export function abCommand(): Command {
     .option('--salt <text>', 'changes which customers fall in the treatment share', '')
     .action(
       action(async (usecase, options) => {
-        for (const v of [options.control, options.treatment]) if (!(await knownVariant(usecase, v))) return 2;
+        if (!(await knownVariants(usecase, [options.control, options.treatment]))) return 2;
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
         try {
@@ -86,7 +85,7 @@ export function abCommand(): Command {
           return 2;
         }
         // A variant that is not the use case's would leave the customer with none of its feedback.
-        if (variant !== undefined && !(await knownVariant(usecase, variant))) return 2;
+        if (variant !== undefined && !(await knownVariants(usecase, [variant]))) return 2;
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
         try {

@@ -465,10 +465,7 @@ export class Job<T> {
       this.options.onFatal?.(error);
       return;
     }
-    if (this.paused !== undefined) return;
-    this.paused = error.message;
-    this.logger.error({ reason: error.message }, 'pausing the job: its state cannot be checkpointed');
-    this.options.onPause(error.message);
+    this.pause(error.message, 'pausing the job: its state cannot be checkpointed');
     await this.failed(error, 'checkpoint failed'); // no checkpoint of what it handled since
   }
 
@@ -480,12 +477,16 @@ export class Job<T> {
     this.metrics.recordsIn.inc(batch.messages.length);
     this.metrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
     this.metrics.stateEntries.set(this.store.all().reduce((n, s) => n + s.state.size, 0));
-    const pause = this.failures.verdict();
-    if (pause !== undefined && this.paused === undefined) {
-      this.paused = pause;
-      this.logger.error({ reason: pause }, 'pausing the job: its records keep failing');
-      this.options.onPause?.(pause);
-    }
+    const verdict = this.failures.verdict();
+    if (verdict !== undefined) this.pause(verdict, 'pausing the job: its records keep failing');
+  }
+
+  /** Stops taking batches and reports why (the worker marks the deployment paused), once. */
+  private pause(reason: string, message: string): void {
+    if (this.paused !== undefined) return;
+    this.paused = reason;
+    this.logger.error({ reason }, message);
+    this.options.onPause?.(reason);
   }
 
   private deadLetter(input: InputMessage, error: unknown): Message {
