@@ -20,6 +20,7 @@ export { deploy, listDeployments, setStatus, jobName, type Deployment } from './
 export {
   assignVariant,
   chooseVariant,
+  deliveredVariant,
   listExperiments,
   setExperiment,
   hashBucket,

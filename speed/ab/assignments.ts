@@ -2,7 +2,15 @@
  * A/B assignments: which variant of a use case each customer receives. An experiment names a control
  * and a treatment variant and the share of customers (0–100 %) that receive the treatment, chosen by a
  * deterministic hash of the customer id (so a slow roll-out only ever adds customers as the share
- * grows); explicit per-customer overrides win. Use cases without an experiment deliver everything.
+ * grows); explicit per-customer overrides win.
+ *
+ * Delivery only ever gives a customer a variant that is deployed (active or paused, not undeployed),
+ * so that no customer is left without feedback and none receives two variants' findings:
+ * - no experiment, one variant deployed (or a use case without variants): it is delivered;
+ * - no experiment, several deployed: split by the same hash, 50/50 between two, as `ab set` with the
+ *   first as control and the second as treatment would split them (so setting that moves no one);
+ * - an experiment whose chosen variant (override or hash) is not deployed: the control, else the
+ *   treatment, else the split of whatever is deployed.
  */
 import type { PgPool } from '../../core/postgres/index.js';
 import { TributaryError } from '../../core/errors.js';
@@ -29,6 +37,29 @@ export function chooseVariant(
   return hashBucket(experiment.salt, customerId) < experiment.treatmentPercent
     ? experiment.treatment
     : experiment.control;
+}
+
+/**
+ * The variant a customer receives, given the use case's deployed variants (sorted); undefined when
+ * nothing restricts delivery (at most one variant deployed and no experiment).
+ */
+export function deliveredVariant(
+  experiment: Experiment | undefined,
+  deployed: readonly string[],
+  customerId: string,
+  override: string | undefined,
+): string | undefined {
+  const split = (): string | undefined => {
+    if (deployed.length < 2) return deployed[0];
+    // Two variants: bucket < 50 gets the second (the treatment of an implied 50 % experiment).
+    return deployed[deployed.length - 1 - Math.floor((hashBucket('', customerId) * deployed.length) / 100)];
+  };
+  if (experiment === undefined) return deployed.length < 2 ? undefined : split();
+  const chosen = chooseVariant(experiment, customerId, override);
+  if (deployed.length === 0 || deployed.includes(chosen)) return chosen;
+  if (deployed.includes(experiment.control)) return experiment.control;
+  if (deployed.includes(experiment.treatment)) return experiment.treatment;
+  return split();
 }
 
 export async function listExperiments(pool: PgPool): Promise<Experiment[]> {
@@ -98,15 +129,16 @@ export async function assignVariant(
 }
 
 /**
- * Experiments and overrides for the delivery job. Before a batch, at most once per `checkEveryMs`, a
- * one-row query tells whether anything changed (latest update, number of overrides); only then is
- * everything reloaded. So a change applies within that time, from the next batch on. Batches of
+ * Experiments, overrides and deployed variants for the delivery job. Before a batch, at most once
+ * per `checkEveryMs`, a one-row query tells whether anything changed (latest update and number of
+ * rows of each table); only then is everything reloaded. So a change applies within that time, from the next batch on. Batches of
  * several partitions prepare at once: while one reloads, the others wait for that reload (they used
  * to go on with the old assignments, so a customer could get the variant it had just been moved off).
  */
 export class AssignmentCache {
   private experiments = new Map<string, Experiment>();
   private overrides = new Map<string, string>();
+  private deployed = new Map<string, string[]>();
   private version = '';
   private checkedAt = Number.NEGATIVE_INFINITY;
   private checking: Promise<void> | undefined;
@@ -129,7 +161,8 @@ export class AssignmentCache {
     const now = performance.now();
     const probe = await this.pool.query<{ v: string }>(
       `SELECT concat_ws('|', (SELECT max(updated_at) FROM ab_experiments), (SELECT count(*) FROM ab_experiments),
-              (SELECT max(updated_at) FROM ab_assignments), (SELECT count(*) FROM ab_assignments)) AS v`,
+              (SELECT max(updated_at) FROM ab_assignments), (SELECT count(*) FROM ab_assignments),
+              (SELECT max(updated_at) FROM deployments), (SELECT count(*) FROM deployments)) AS v`,
     );
     this.checkedAt = now;
     const version = probe.rows[0]?.v ?? '';
@@ -138,15 +171,23 @@ export class AssignmentCache {
     const overrides = await this.pool.query<{ usecase: string; customer_id: string; variant: string }>(
       'SELECT usecase, customer_id, variant FROM ab_assignments',
     );
+    const deployments = await this.pool.query<{ usecase: string; variants: string[] }>(
+      `SELECT usecase, array_agg(variant ORDER BY variant COLLATE "C") AS variants FROM deployments
+       WHERE status <> 'undeployed' GROUP BY usecase`,
+    );
     this.experiments = new Map(experiments.map((e) => [e.usecase, e]));
+    this.deployed = new Map(deployments.rows.map((r) => [r.usecase, r.variants]));
     this.overrides = new Map(overrides.rows.map((r) => [`${r.usecase}|${r.customer_id}`, r.variant]));
     this.version = version;
   }
 
-  /** The variant this customer receives, or undefined when the use case has no experiment. */
+  /** The variant this customer receives (see deliveredVariant), or undefined when all are delivered. */
   variantFor(usecase: string, customerId: string): string | undefined {
-    const experiment = this.experiments.get(usecase);
-    if (experiment === undefined) return undefined;
-    return chooseVariant(experiment, customerId, this.overrides.get(`${usecase}|${customerId}`));
+    return deliveredVariant(
+      this.experiments.get(usecase),
+      this.deployed.get(usecase) ?? [],
+      customerId,
+      this.overrides.get(`${usecase}|${customerId}`),
+    );
   }
 }

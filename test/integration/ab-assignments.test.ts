@@ -2,11 +2,13 @@
  * The delivery job's A/B assignment cache against the real control plane: batches of several
  * partitions prepare at once, and one that starts while another reloads must wait for that reload —
  * going on with what it had delivered a customer the variant it had just been moved off (CI saw it).
+ * It also follows deployments: a customer is only ever given a variant that is deployed.
  */
 import { describe, expect, it } from 'vitest';
 import type { PgPool } from '../../core/postgres/index.js';
 import { addCustomer } from '../../core/tenants/customers.js';
-import { AssignmentCache, assignVariant, setExperiment } from '../../speed/ab/assignments.js';
+import { AssignmentCache, assignVariant, chooseVariant, setExperiment } from '../../speed/ab/assignments.js';
+import { deploy, setStatus } from '../../speed/deploy/deployments.js';
 import { pgPool } from '../helpers/context.js';
 import { intercept } from '../helpers/intercept.js';
 import { speedWorld } from '../helpers/speed.js';
@@ -59,4 +61,47 @@ describe('A/B assignment cache', () => {
     await first;
     expect(await second).toEqual(['B', 'A']);
   });
+
+  it(
+    'gives each customer one deployed variant, falling back to the control when its own is undeployed',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const world = await speedWorld();
+      const pool = pgPool(world.env.DATABASE_URL);
+      const customers = Array.from({ length: 40 }, (_, i) => `c-${i}`);
+      const cache = new AssignmentCache(pool, 0);
+      const variants = async (): Promise<(string | undefined)[]> => {
+        await cache.refresh();
+        return customers.map((c) => cache.variantFor('amount-anomaly', c));
+      };
+
+      await deploy(pool, { usecase: 'amount-anomaly', variant: 'A', settings: {} });
+      expect(new Set(await variants())).toEqual(new Set([undefined])); // one variant: all of it delivered
+      await deploy(pool, { usecase: 'amount-anomaly', variant: 'B', settings: {} });
+      // Two variants and no experiment: each customer receives one of them, never both.
+      const split = await variants();
+      expect(new Set(split)).toEqual(new Set(['A', 'B']));
+
+      const experiment = {
+        usecase: 'amount-anomaly',
+        control: 'A',
+        treatment: 'B',
+        treatmentPercent: 50,
+        salt: '',
+      };
+      await setExperiment(pool, experiment);
+      // The split without an experiment is the one `ab set` gives with its defaults: no one moves.
+      expect(await variants()).toEqual(split);
+      expect(split).toEqual(customers.map((c) => chooseVariant(experiment, c, undefined)));
+
+      await setStatus(pool, 'amount-anomaly', 'B', 'paused', 'failing');
+      expect(await variants()).toEqual(split); // paused is still deployed: its findings come on resume
+      await setStatus(pool, 'amount-anomaly', 'B', 'undeployed', null);
+      expect(new Set(await variants())).toEqual(new Set(['A'])); // B's customers fall back to the control
+      await deploy(pool, { usecase: 'amount-anomaly', variant: 'B', settings: {} });
+      expect(await variants()).toEqual(split);
+    },
+  );
 });

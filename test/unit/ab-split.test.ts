@@ -1,11 +1,13 @@
 /**
  * The A/B split: which variant a customer receives is a deterministic hash of the experiment's salt
  * and the customer id, a percentage of customers get the treatment, a roll-out only ever adds
- * customers as its percentage grows, and an explicit assignment wins.
+ * customers as its percentage grows, and an explicit assignment wins. Delivery only gives a customer
+ * a deployed variant: without an experiment two deployed variants are split, and a chosen variant that
+ * is not deployed falls back to the control.
  */
 import { describe, expect, it } from 'vitest';
 import { fnv1a32 } from '../../core/hash.js';
-import { chooseVariant, hashBucket, type Experiment } from '../../speed/index.js';
+import { chooseVariant, deliveredVariant, hashBucket, type Experiment } from '../../speed/index.js';
 
 const customers = Array.from({ length: 10_000 }, (_, i) => `cust-${String(i).padStart(5, '0')}`);
 
@@ -50,5 +52,50 @@ describe('A/B split', () => {
     expect(Math.abs((100 * both) / customers.length - 25)).toBeLessThan(2);
     expect(chooseVariant(experiment(100), 'cust-00001', 'A')).toBe('A');
     expect(chooseVariant(experiment(0), 'cust-00001', 'B')).toBe('B');
+  });
+});
+
+describe('delivered variant', () => {
+  const customer = 'cust-00042';
+
+  it('delivers everything with no experiment and at most one variant deployed', () => {
+    expect(deliveredVariant(undefined, [], customer, undefined)).toBeUndefined();
+    expect(deliveredVariant(undefined, [''], customer, undefined)).toBeUndefined();
+    expect(deliveredVariant(undefined, ['A'], customer, undefined)).toBeUndefined();
+  });
+
+  it('splits customers between two deployed variants with no experiment, as a 50 % experiment would', () => {
+    const implied: Experiment = { ...experiment(50, ''), control: 'A', treatment: 'B' };
+    let b = 0;
+    for (const c of customers) {
+      const variant = deliveredVariant(undefined, ['A', 'B'], c, undefined);
+      expect(variant, c).toBe(chooseVariant(implied, c, undefined));
+      if (variant === 'B') b += 1;
+    }
+    expect(Math.abs((100 * b) / customers.length - 50)).toBeLessThan(2);
+    // Three variants: each gets about a third, and every customer exactly one of them.
+    const counts = new Map<string | undefined, number>();
+    for (const c of customers) {
+      const variant = deliveredVariant(undefined, ['A', 'B', 'C'], c, undefined);
+      counts.set(variant, (counts.get(variant) ?? 0) + 1);
+    }
+    expect([...counts.keys()].sort()).toEqual(['A', 'B', 'C']);
+    for (const n of counts.values()) expect(Math.abs((100 * n) / customers.length - 100 / 3)).toBeLessThan(2);
+  });
+
+  it('gives the chosen variant when it is deployed, else the control, else the treatment', () => {
+    const all = experiment(100);
+    expect(deliveredVariant(all, ['A', 'B'], customer, undefined)).toBe('B');
+    expect(deliveredVariant(all, ['A', 'B'], customer, 'A')).toBe('A');
+    // B undeployed: its customers fall back to the control rather than receive nothing.
+    expect(deliveredVariant(all, ['A'], customer, undefined)).toBe('A');
+    // An override naming a variant that is not deployed falls back too.
+    expect(deliveredVariant(experiment(0), ['A', 'B'], customer, 'C')).toBe('A');
+    // The control undeployed: the treatment.
+    expect(deliveredVariant(experiment(0), ['B'], customer, undefined)).toBe('B');
+    // Neither deployed: the split of what is.
+    expect(deliveredVariant(experiment(0), ['C'], customer, undefined)).toBe('C');
+    // Nothing known to be deployed: the experiment decides.
+    expect(deliveredVariant(all, [], customer, undefined)).toBe('B');
   });
 });
