@@ -148,12 +148,14 @@ export function* generateStream(options: GenerateOptions): Generator<Generated> 
     if (random.chance(options.anomalies)) amount = Math.round(spend.mean * (20 + random.next() * 30));
     if (amount === 0) amount = 1;
     if (random.chance(0.02)) amount = -Math.abs(amount); // refunds
+    // A late event is 1–48 h behind the stream, never before the period (it is then on time: clamping
+    // it to the period's start piled late events of one account on one instant, a velocity burst).
     const lateBy = random.chance(options.late) ? 3_600_000 * (1 + random.int(48)) : 0;
     sequence += 1;
     let record: TributaryRecord = {
       record_id: `${customer.id}-${sequence}`,
       customer_id: customer.id,
-      event_time: new Date(Math.max(startMs, now - lateBy)),
+      event_time: new Date(now - lateBy >= startMs ? now - lateBy : now),
       account_id: random.pick(customer.accounts),
       amount_minor: BigInt(amount),
       currency: customer.currency,

@@ -35,9 +35,10 @@ function run(
     variant?: string;
     settings?: Record<string, unknown>;
     ingestMs?: (r: TributaryRecord) => number;
+    state?: KeyedState;
   } = {},
 ): FindingDraft[][] {
-  const state = new KeyedState();
+  const state = options.state ?? new KeyedState();
   const seen = new Set<string>(); // what validation's first-seen index marks
   return records.map((record) => {
     const ingest = options.ingestMs?.(record) ?? record.event_time.getTime() + 1_000;
@@ -205,6 +206,43 @@ describe('velocity', () => {
     );
     expect(run(velocity, accounts).flat()).toEqual([]);
     expect(run(velocity, ten, { settings: { velocity_max_records: 5 } }).flat()).toHaveLength(1);
+  });
+
+  it('flags a late burst: records arriving together long after their event time', () => {
+    // The account is live at T0 + 1 h; then 11 records of T0, 3 s apart, arrive together (a device
+    // that was offline), one per 100 ms of ingest time, in and out of event-time order.
+    const live = Array.from({ length: 5 }, (_, i) =>
+      rec(i, { event_time: new Date(T0 + 3_600_000 + i * 1_000) }),
+    );
+    const order = [0, 10, 1, 9, 2, 8, 3, 7, 4, 6, 5];
+    const late = order.map((k) => rec(100 + k, { event_time: new Date(T0 + k * 3_000) }));
+    const arrival = new Map(late.map((r, i) => [r, T0 + 3_700_000 + i * 100]));
+    const ingestMs = (r: TributaryRecord): number => arrival.get(r) ?? r.event_time.getTime() + 1_000;
+    const results = run(velocity, [...live, ...late], { ingestMs });
+    expect(results.flat()).toHaveLength(1);
+    expect(new Set(results[results.length - 1]?.[0]?.recordIds)).toEqual(
+      new Set(late.map((r) => r.record_id)),
+    );
+    // Ten late records stay silent; late records that arrive more than 2 min apart are not matched.
+    expect(run(velocity, [...live, ...late.slice(0, 10)], { ingestMs }).flat()).toEqual([]);
+    const apart = (r: TributaryRecord): number =>
+      arrival.has(r) ? T0 + 3_700_000 + late.indexOf(r) * 130_000 : r.event_time.getTime() + 1_000;
+    expect(run(velocity, [...live, ...late], { ingestMs: apart }).flat()).toEqual([]);
+  });
+
+  it('keeps a bounded number of late events per account', () => {
+    // 1,000 late records of scattered times, arriving 10 ms apart (within the 2 min they are kept).
+    const live = rec(0, { event_time: new Date(T0 + 86_400_000) });
+    const late = Array.from({ length: 1_000 }, (_, i) =>
+      rec(1 + i, { event_time: new Date(T0 + i * 61_000) }),
+    );
+    const state = new KeyedState();
+    run(velocity, [live, ...late], {
+      state,
+      ingestMs: (r) => (r === live ? T0 + 86_401_000 : T0 + 86_402_000 + late.indexOf(r) * 10),
+    });
+    const kept = state.get('acct|acme|acc-1');
+    expect(Array.isArray(kept) ? kept.length : 0).toBe(1 + 64); // the live event and the 64 newest late
   });
 
   it('does not count a re-sent record again (the master dataset stores it once)', () => {
