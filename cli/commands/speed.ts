@@ -16,15 +16,25 @@ function untilSignal(): Promise<void> {
   });
 }
 
-/** `--only`/`--except`: a comma-separated list of job names, each a platform job or a use case's. */
+/** `--job`: a platform job or a use case's, checked before anything connects. */
+function parseJob(value: string): string {
+  const job = value.trim();
+  if (!isJobName(job))
+    throw new InvalidArgumentError(
+      `"${job}" is not a job: expected ${PLATFORM_JOBS.join(', ')} or usecase.<name>[.<variant>]`,
+    );
+  return job;
+}
+
+/** `--only`/`--except`: a comma-separated list of job names. */
 function parseJobs(value: string): string[] {
-  const jobs = value.split(',').map((job) => job.trim());
-  for (const job of jobs)
-    if (!isJobName(job))
-      throw new InvalidArgumentError(
-        `"${job}" is not a job: expected ${PLATFORM_JOBS.join(', ')} or usecase.<name>[.<variant>], comma-separated`,
-      );
-  return jobs;
+  try {
+    return value.split(',').map(parseJob);
+  } catch (error) {
+    if (error instanceof InvalidArgumentError)
+      throw new InvalidArgumentError(`${error.message}, comma-separated`);
+    throw error;
+  }
 }
 
 /**
@@ -61,9 +71,11 @@ function tellSupervisor(message: object): void {
 export function speedCommand(): Command {
   return new Command('speed')
     .description('run the speed layer: every job in its own supervised process (or one job with --job)')
-    .option(
-      '--job <name>',
-      'run only this job, in this process: validation, master, views, delivery or usecase.<name>[.<variant>]',
+    .addOption(
+      new Option(
+        '--job <name>',
+        'run only this job, in this process: validation, master, views, delivery or usecase.<name>[.<variant>]',
+      ).argParser(parseJob),
     )
     .addOption(
       new Option(

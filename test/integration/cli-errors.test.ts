@@ -23,11 +23,15 @@ describe('command line errors', () => {
     expect(result.stderr).toMatch(/Usage: tributary stack up/);
   });
 
-  it('tributary speed: a job list naming no job, or --only with --except, prints usage and exits 2', async () => {
+  it('tributary speed: a job or job list naming no job, or --only with --except, prints usage and exits 2', async () => {
     const bogus = await runCli(['speed', '--only', 'master,bogus']);
     expect(bogus.code).toBe(2);
     expect(bogus.stderr).toMatch(/"bogus" is not a job/);
     expect(bogus.stderr).toMatch(/Usage: tributary speed/);
+    // --job is checked before anything connects: with no Kafka at this port it still answers at once.
+    const job = await runCli(['speed', '--job', 'bogus'], { KAFKA_PORT: '1' });
+    expect(job.code).toBe(2);
+    expect(job.stderr).toMatch(/"bogus" is not a job/);
     const both = await runCli(['speed', '--only', 'master', '--except', 'views']);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/cannot be used with option '--except/);
