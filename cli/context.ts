@@ -1,8 +1,9 @@
 /** What every command gets: the validated config, the logger, and an error-to-exit-code policy. */
 import { loadConfig, type Config } from '../core/config.js';
-import { describeError, isTributaryError } from '../core/errors.js';
+import { describeError, isTributaryError, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createPgPool, type PgPool } from '../core/postgres/index.js';
+import { findUseCase, loadUseCaseModules } from '../speed/usecases/index.js';
 
 export interface CommandContext {
   readonly config: Config;
@@ -58,4 +59,24 @@ export async function withPool<T>(work: (pool: PgPool) => Promise<T>): Promise<T
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * Loads USECASE_MODULES for a command about `usecase`. A module that cannot be loaded fails the
+ * command only if `usecase` is then unknown (it may be that module's); otherwise it is a warning,
+ * so one broken module does not block deploying or testing the others.
+ */
+export async function loadUseCaseModulesFor(usecase: string): Promise<void> {
+  const failed: string[] = [];
+  await loadUseCaseModules(commandContext().config.speed.useCaseModules, (file, error) => {
+    failed.push(`${file}: ${describeError(error)}`);
+  });
+  if (failed.length === 0) return;
+  if (findUseCase(usecase) === undefined)
+    throw new TributaryError(
+      'NOT_FOUND',
+      `no use case named ${usecase}; USECASE_MODULES that could not be loaded: ${failed.join('; ')}`,
+    );
+  for (const failure of failed)
+    process.stderr.write(`tributary: warning: a USECASE_MODULES module could not be loaded: ${failure}\n`);
 }

@@ -2,14 +2,8 @@ import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typin
 import { createCassandraClient } from '../../core/cassandra/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { abReport } from '../../speed/ab/report.js';
-import {
-  assignVariant,
-  findUseCase,
-  listExperiments,
-  loadUseCaseModules,
-  setExperiment,
-} from '../../speed/index.js';
-import { action, commandContext } from '../context.js';
+import { assignVariant, findUseCase, listExperiments, setExperiment } from '../../speed/index.js';
+import { action, commandContext, loadUseCaseModulesFor } from '../context.js';
 import { parsePositiveInt } from '../options.js';
 
 function percent(value: string): number {
@@ -23,7 +17,7 @@ function percent(value: string): number {
  * with the reason on stderr.
  */
 async function knownVariants(usecase: string, variants: readonly string[]): Promise<boolean> {
-  await loadUseCaseModules(commandContext().config.speed.useCaseModules);
+  await loadUseCaseModulesFor(usecase);
   const known = findUseCase(usecase)?.variants ?? [];
   const unknown = variants.find((v) => !known.includes(v));
   if (unknown === undefined) return true;

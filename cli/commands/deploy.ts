@@ -5,7 +5,6 @@ import {
   jobsToRun,
   listDeployments,
   liveSupervisors,
-  loadUseCaseModules,
   missingSupervisorsTable,
   placement,
   placementProblems,
@@ -15,7 +14,7 @@ import {
   type JobStatus,
   type Share,
 } from '../../speed/index.js';
-import { action, commandContext, withPool } from '../context.js';
+import { action, loadUseCaseModulesFor, withPool } from '../context.js';
 import { parseJsonObject } from '../options.js';
 
 function parseFrom(value: string): 'earliest' | 'latest' | number {
@@ -48,7 +47,7 @@ export function deployCommand() {
     .action(
       action((usecase, options) =>
         withPool(async (pool) => {
-          await loadUseCaseModules(commandContext().config.speed.useCaseModules);
+          await loadUseCaseModulesFor(usecase);
           const generation = await deploy(pool, {
             usecase,
             variant: options.variant,

@@ -381,6 +381,28 @@ describe('a use-case module that cannot be loaded', () => {
   });
 });
 
+describe('a use-case module that cannot be loaded, at deploy', () => {
+  it('blocks deploying only a use case it may hold, and warns when deploying another', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'usecases-'));
+    const bad = path.join(dir, 'bad.mjs');
+    await writeFile(bad, `throw new Error('bad module at import');\n`);
+    const other = await speedWorld({ USECASE_MODULES: bad });
+    const builtIn = await runCli(['deploy', 'velocity'], other.env);
+    expect(builtIn.code, builtIn.stderr).toBe(0);
+    expect(builtIn.stderr).toMatch(
+      /warning: a USECASE_MODULES module could not be loaded: .*bad module at import/,
+    );
+    const abSet = await runCli(
+      ['ab', 'set', 'amount-anomaly', '--control', 'A', '--treatment', 'B', '--percent', '10'],
+      other.env,
+    );
+    expect(abSet.code, abSet.stderr).toBe(0);
+    const ghost = await runCli(['deploy', 'ghost'], other.env);
+    expect(ghost.code).toBe(1);
+    expect(ghost.stderr).toMatch(/no use case named ghost; USECASE_MODULES .*bad module at import/);
+  });
+});
+
 describe('a use case whose state is not JSON', () => {
   it(
     'is paused and reported, with its offsets where they were, instead of replaying forever',
