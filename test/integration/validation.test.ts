@@ -237,7 +237,8 @@ describe('validation job', () => {
       .sort();
     expect(resentIds).toEqual([...first.slice(0, 5), fresh[0]].map((r) => r?.record_id).sort());
 
-    const days = [...new Set([...first, ...copies].map((r) => utcDay(r.event_time)))];
+    // Every day any of them falls on: near midnight UTC the fresh ones (100 min back) are a day before the first.
+    const days = [...new Set([...first, ...copies, ...fresh].map((r) => utcDay(r.event_time)))];
     const rows = await cassandra.execute(
       `SELECT record_id, amount_minor FROM ${world.keyspace}.records_by_customer WHERE customer_id = ? AND day IN ?`,
       [customer, days.map((d) => cassandraTypes.LocalDate.fromString(d))],
