@@ -5,11 +5,39 @@
 import { afterAll } from 'vitest';
 import { loadConfig, type Config } from '../../core/config.js';
 import type { Kafka } from '../../core/kafka/index.js';
+import { PLATFORM_JOBS, type JobStatus } from '../../speed/index.js';
 import { runCli } from './cli.js';
 import { cassandraClient, config as baseConfig, pgPool } from './context.js';
 import { committedSum, endOffsetSum } from './kafka.js';
 import { uniqueName } from './names.js';
 import { startServe, type RunningCli } from './process.js';
+
+/** Every job with the built-in use cases deployed (`deployBuiltIns`): amount-anomaly as A and B. */
+export const ALL_JOBS: readonly string[] = [
+  ...PLATFORM_JOBS,
+  'usecase.data-quality',
+  'usecase.velocity',
+  'usecase.amount-anomaly.A',
+  'usecase.amount-anomaly.B',
+];
+
+/** Deploys data-quality, velocity and amount-anomaly's variants A and B (the jobs of ALL_JOBS). */
+export async function deployBuiltIns(env: NodeJS.ProcessEnv): Promise<void> {
+  for (const args of [
+    ['deploy', 'data-quality'],
+    ['deploy', 'velocity'],
+    ['deploy', 'amount-anomaly', '--variant', 'A'],
+    ['deploy', 'amount-anomaly', '--variant', 'B'],
+  ]) {
+    const result = await runCli(args, env);
+    if (result.code !== 0) throw new Error(`tributary ${args.join(' ')} failed: ${result.stderr}`);
+  }
+}
+
+/** A supervisor's `/jobs`. */
+export async function jobStatuses(url: string): Promise<JobStatus[]> {
+  return (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
+}
 
 export interface SpeedWorld {
   readonly env: NodeJS.ProcessEnv;

@@ -12,12 +12,18 @@ import { describe, expect, it } from 'vitest';
 import { cassandraTypes } from '../../core/cassandra/index.js';
 import { daysBetween, utcDay } from '../../ingest/index.js';
 import { customerIds } from '../../scripts/generate/index.js';
-import type { JobStatus } from '../../speed/index.js';
 import { runCli } from '../helpers/cli.js';
 import { cassandraClient, kafkaClient } from '../helpers/context.js';
 import { committedSum, endOffsetSum, readTopic } from '../helpers/kafka.js';
 import { startCli } from '../helpers/process.js';
-import { allCaughtUp, speedWorld, type SpeedWorld } from '../helpers/speed.js';
+import {
+  ALL_JOBS,
+  allCaughtUp,
+  deployBuiltIns,
+  jobStatuses,
+  speedWorld,
+  type SpeedWorld,
+} from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const kafka = kafkaClient();
@@ -25,16 +31,6 @@ const cassandra = cassandraClient();
 const END = Date.UTC(2026, 10, 23, 12, 0, 0);
 const DAYS = 3;
 const CUSTOMERS = 20;
-const JOBS = [
-  'validation',
-  'master',
-  'views',
-  'delivery',
-  'usecase.data-quality',
-  'usecase.velocity',
-  'usecase.amount-anomaly.A',
-  'usecase.amount-anomaly.B',
-];
 
 interface Snapshot {
   findings: Findings;
@@ -49,10 +45,6 @@ interface Snapshot {
   findingsCounted: bigint;
   /** What the generator sent: valid records, of which this many re-sent an earlier one. */
   generated: { valid: number; duplicates: number };
-}
-
-async function jobs(url: string): Promise<JobStatus[]> {
-  return (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
 }
 
 interface Findings {
@@ -197,16 +189,12 @@ async function runPipeline(
   { resend = 0 }: { resend?: number } = {},
 ): Promise<Snapshot> {
   const world = await speedWorld();
-  for (const args of [
-    ['deploy', 'data-quality'],
-    ['deploy', 'velocity'],
-    ['deploy', 'amount-anomaly', '--variant', 'A'],
-    ['deploy', 'amount-anomaly', '--variant', 'B'],
+  await deployBuiltIns(world.env);
+  const experiment = await runCli(
     ['ab', 'set', 'amount-anomaly', '--control', 'A', '--treatment', 'B', '--percent', '50'],
-  ]) {
-    const result = await runCli(args, world.env);
-    expect(result.code, result.stderr).toBe(0);
-  }
+    world.env,
+  );
+  expect(experiment.code, experiment.stderr).toBe(0);
   const generated = await runCli(
     [
       'generate',
@@ -233,7 +221,7 @@ async function runPipeline(
     const left = new Map<string, { committed: bigint; end: bigint }>();
     await waitFor(
       async () => {
-        for (const job of await jobs(url)) {
+        for (const job of await jobStatuses(url)) {
           const threshold = victims.get(job.job);
           if (threshold === undefined || killed.has(job.job) || job.pid === undefined) continue;
           if ((job.metrics.in ?? 0) >= threshold) {
@@ -257,7 +245,7 @@ async function runPipeline(
     );
     await waitFor(
       async () => {
-        const restarted = (await jobs(url)).filter(
+        const restarted = (await jobStatuses(url)).filter(
           (j) => victims.has(j.job) && j.restarts > 0 && j.state === 'running',
         );
         return restarted.length === victims.size;
@@ -267,7 +255,7 @@ async function runPipeline(
     // Each was killed with input still to handle: its restart had work to resume, not a clean end.
     for (const [job, { committed, end }] of left) expect(committed, job).toBeLessThan(end);
   }
-  await waitFor(() => allCaughtUp(kafka, world.groups(JOBS)), {
+  await waitFor(() => allCaughtUp(kafka, world.groups(ALL_JOBS)), {
     timeoutMs: 400_000,
     intervalMs: 1_000,
     description: 'every job to catch up',

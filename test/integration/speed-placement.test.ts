@@ -6,20 +6,15 @@
  */
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import type { JobStatus } from '../../speed/index.js';
 import { runCli } from '../helpers/cli.js';
 import { cassandraClient, kafkaClient, pgPool } from '../helpers/context.js';
 import { endOffsetSum } from '../helpers/kafka.js';
 import { startCli, type RunningCli } from '../helpers/process.js';
-import { allCaughtUp, speedWorld } from '../helpers/speed.js';
+import { allCaughtUp, jobStatuses, speedWorld } from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const kafka = kafkaClient();
 const cassandra = cassandraClient();
-
-async function jobs(url: string): Promise<JobStatus[]> {
-  return (await (await fetch(`${url}/jobs`)).json()) as JobStatus[];
-}
 
 interface Listed {
   supervisors: { share: unknown }[];
@@ -44,7 +39,7 @@ async function metric(url: string, name: string): Promise<number> {
 }
 
 async function running(url: string): Promise<string[]> {
-  return (await jobs(url))
+  return (await jobStatuses(url))
     .filter((j) => j.state === 'running')
     .map((j) => j.job)
     .sort();
@@ -132,8 +127,8 @@ describe('tributary speed --only / --except', () => {
         expect(views.rows.reduce((n, r) => n + Number(r.get('record_count')), 0)).toBe(distinct);
         expect(await endOffsetSum(kafka, world.config.topics.feedback)).toBeGreaterThan(0n);
         // Still each job in one place only: the other supervisor never started it.
-        expect((await jobs(front.url)).map((j) => j.job).sort()).toEqual(frontJobs);
-        expect((await jobs(bulk.url)).map((j) => j.job).sort()).toEqual(bulkJobs);
+        expect((await jobStatuses(front.url)).map((j) => j.job).sort()).toEqual(frontJobs);
+        expect((await jobStatuses(bulk.url)).map((j) => j.job).sort()).toEqual(bulkJobs);
 
         // A job more supervisors take than it has slots is found, and one whose supervisors
         // disagree on its slots.
