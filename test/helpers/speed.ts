@@ -8,7 +8,7 @@ import type { Kafka } from '../../core/kafka/index.js';
 import { PLATFORM_JOBS, type JobStatus } from '../../speed/index.js';
 import { runCli } from './cli.js';
 import { cassandraClient, config as baseConfig, pgPool } from './context.js';
-import { committedSum, endOffsetSum } from './kafka.js';
+import { committedSum, endOffsetSum, readTopic } from './kafka.js';
 import { uniqueName } from './names.js';
 import { startServe, type RunningCli } from './process.js';
 
@@ -102,4 +102,42 @@ export async function allCaughtUp(
     if (end > 0n && (await committedSum(kafka, groupId, topic)) < end) return false;
   }
   return true;
+}
+
+/**
+ * `tributary generate` of `records` records for 20 customers over 2 days, with no re-sent record (a
+ * re-sent one gives its findings again, by design, for delivery to drop): what validation accepts.
+ */
+export async function generateUnique(env: NodeJS.ProcessEnv, records: number, seed: number): Promise<number> {
+  const generated = await runCli(
+    [
+      'generate',
+      '--records',
+      String(records),
+      '--customers',
+      '20',
+      '--days',
+      '2',
+      '--seed',
+      String(seed),
+    ].concat(['--duplicates', '0', '--json']),
+    env,
+  );
+  if (generated.code !== 0) throw new Error(`generate failed: ${generated.stderr}`);
+  return (JSON.parse(generated.stdout) as { valid: number }).valid;
+}
+
+/** The `findingId` of each message of a findings or feedback topic, in topic order. */
+export async function findingIdsOn(kafka: Kafka, topic: string): Promise<string[]> {
+  return (await readTopic(kafka, topic)).map(
+    (m) => (JSON.parse(m.message.value?.toString() ?? '{}') as { findingId: string }).findingId,
+  );
+}
+
+/** Records the realtime views counted, over every customer, day, category and ingest hour. */
+export async function viewsRecordCount(world: SpeedWorld): Promise<number> {
+  const rows = await cassandra.execute(
+    `SELECT record_count FROM ${world.config.cassandra.keyspace}.realtime_aggregates`,
+  );
+  return rows.rows.reduce((n, r) => n + Number(r.get('record_count') as bigint), 0);
 }

@@ -8,15 +8,22 @@
  */
 import { describe, expect, it } from 'vitest';
 import { upstreamOffset } from '../../ingest/validation/index.js';
-import { runCli } from '../helpers/cli.js';
-import { cassandraClient, kafkaClient } from '../helpers/context.js';
+import { kafkaClient } from '../helpers/context.js';
 import { committedSum, endOffsetSum, readTopic } from '../helpers/kafka.js';
 import { startCli } from '../helpers/process.js';
-import { ALL_JOBS, allCaughtUp, deployBuiltIns, jobStatuses, speedWorld } from '../helpers/speed.js';
+import {
+  ALL_JOBS,
+  allCaughtUp,
+  deployBuiltIns,
+  findingIdsOn,
+  generateUnique,
+  jobStatuses,
+  speedWorld,
+  viewsRecordCount,
+} from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const kafka = kafkaClient();
-const cassandra = cassandraClient();
 const RECORDS = 200_000;
 /** Jobs on records.valid: they start on it as soon as validation's first outputs arrive. */
 const UPSTREAM = ALL_JOBS.filter((job) => job !== 'validation' && job !== 'delivery');
@@ -46,25 +53,7 @@ describe('tributary speed under SIGTERM', () => {
     async () => {
       const world = await speedWorld();
       await deployBuiltIns(world.env);
-      const generated = await runCli(
-        [
-          'generate',
-          '--records',
-          String(RECORDS),
-          '--customers',
-          '20',
-          '--days',
-          '2',
-          '--seed',
-          '23',
-          '--duplicates',
-          '0',
-          '--json',
-        ],
-        world.env,
-      );
-      expect(generated.code, generated.stderr).toBe(0);
-      const { valid } = JSON.parse(generated.stdout) as { valid: number };
+      const valid = await generateUnique(world.env, RECORDS, 23);
 
       const first = startCli(['speed', '--port', '0'], world.env);
       const firstUrl = (await first.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
@@ -117,23 +106,15 @@ describe('tributary speed under SIGTERM', () => {
       // The use cases sent each finding once (no record is re-sent by the generator here: a customer's
       // re-sent record gives its findings again, by design, for delivery to drop), and delivery each
       // feedback message once.
-      const idsOf = async (topicName: string): Promise<string[]> =>
-        (await readTopic(kafka, topicName)).map(
-          (m) => (JSON.parse(m.message.value?.toString() ?? '{}') as { findingId: string }).findingId,
-        );
-      const findings = await idsOf(world.config.topics.findings);
-      const feedback = await idsOf(world.config.topics.feedback);
+      const findings = await findingIdsOn(kafka, world.config.topics.findings);
+      const feedback = await findingIdsOn(kafka, world.config.topics.feedback);
       expect(findings.length).toBeGreaterThan(100);
       expect(repeats(findings)).toBe(0);
       expect(feedback.length).toBeGreaterThan(0);
       expect(repeats(feedback)).toBe(0);
 
       // The realtime views counted every record once, over both runs.
-      const counted = await cassandra.execute(
-        `SELECT record_count FROM ${world.config.cassandra.keyspace}.realtime_aggregates`,
-      );
-      const total = counted.rows.reduce((n, r) => n + Number(r.get('record_count') as bigint), 0);
-      expect(total).toBe(valid);
+      expect(await viewsRecordCount(world)).toBe(valid);
     },
   );
 });
