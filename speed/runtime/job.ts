@@ -9,7 +9,9 @@
  * store checkpoints what changed and commits the input offsets anchored at that checkpoint (store.ts). A crash anywhere loses nothing and counts nothing twice: the state
  * comes back exactly as of the committed offsets, the records after them are handled again, and their
  * outputs — the same, deterministically — are dropped downstream as duplicates (records by upstream
- * offset, findings by their id). A job whose records keep failing is paused and reported.
+ * offset, findings by their id). A failure short of a crash (a checkpoint Cassandra did not answer)
+ * restores the state the same way, but what the process had sent is not sent again. A job whose
+ * records keep failing is paused and reported.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { describeError, TributaryError } from '../../core/errors.js';
@@ -124,6 +126,13 @@ export class Job<T> {
   /** Records whose outputs were flushed since the last checkpoint started. */
   private sinceCheckpoint = 0;
   private checkpointing: Promise<void> | undefined;
+  /**
+   * Per partition, the last input offset whose outputs Kafka acknowledged. Kept across a restore: a
+   * failure (a checkpoint Cassandra did not answer) makes the job handle again what followed its last
+   * checkpoint, to rebuild the state, but what this process already sent is not sent again — the
+   * outputs are deterministic, so they would be the same. Only a crash re-sends.
+   */
+  private readonly sentThrough = new Map<number, bigint>();
   private timer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
   private paused: string | undefined;
@@ -332,6 +341,7 @@ export class Job<T> {
     }
     const outputs: OutputMessage[] = [];
     const dead: Message[] = [];
+    const sentThrough = this.sentThrough.get(batch.partition) ?? -1n;
     if (inputs.length > 0) {
       if (logic.prepare !== undefined) {
         const prepare = logic.prepare.bind(logic);
@@ -346,11 +356,12 @@ export class Job<T> {
       };
       // Decoded and handled one at a time: a batch's records never all exist decoded at once.
       for (const input of inputs) {
+        const sent = BigInt(input.message.offset) <= sentThrough;
         let item: T;
         try {
           item = logic.decode(input);
         } catch (error) {
-          dead.push(this.deadLetter(input, error));
+          if (!sent) dead.push(this.deadLetter(input, error));
           continue;
         }
         staged = [];
@@ -358,11 +369,11 @@ export class Job<T> {
         try {
           logic.handle(item, input, state, emit);
           state.commitRecord();
-          for (const out of staged) outputs.push(out);
+          if (!sent) for (const out of staged) outputs.push(out);
           this.failures.record(true);
         } catch (error) {
           state.rollbackRecord();
-          dead.push(this.deadLetter(input, error));
+          if (!sent) dead.push(this.deadLetter(input, error));
           // Bad data is not the use case failing; its code throwing is.
           this.failures.record(error instanceof Rejection);
         }
@@ -384,6 +395,11 @@ export class Job<T> {
   private async flush(contributions: readonly Contribution<Handled>[]): Promise<void> {
     const outputs = contributions.flatMap((c) => c.detail.outputs);
     if (outputs.length > 0) await this.producer.send(outputs);
+    for (const { detail } of contributions) {
+      const partition = detail.store.partition;
+      if (detail.lastOffset > (this.sentThrough.get(partition) ?? -1n))
+        this.sentThrough.set(partition, detail.lastOffset);
+    }
     for (const { detail } of contributions) {
       if (detail.generation !== this.generation || this.store.get(detail.store.partition) !== detail.store)
         continue;
