@@ -25,8 +25,10 @@ const RECORDS = 1_000_000;
 const BOUND_MB = 450;
 /**
  * Peaks by quarter of the drain (2026-12-04): validation 346 / 332 / 355 / 349 MB, data-quality
- * 190 / 214 / 209 / 219, velocity 228 / 226 / 221 / 223. A million ids of ~16 characters kept in a
- * Set would add ~60-80 MB of live heap (more resident), most of it after the second quarter.
+ * 190 / 214 / 209 / 219, velocity 228 / 226 / 221 / 223. A quarter's peak is noisy (when V8 last
+ * collected before the quarter ended): validation's ranged 327-378 MB in the second quarter and
+ * 330-383 MB in the last over seven runs, so the last is compared with the higher of the first
+ * two. With every record id kept in a Set in validation (a deliberate leak) it went 454 -> 528 MB.
  */
 const FLAT_MB = 48;
 
@@ -84,8 +86,9 @@ describe('a backlog of 1M records', () => {
       expect(taken.length).toBeGreaterThan(10);
       expect(mb(peak)).toBeLessThan(BOUND_MB);
       // Flat, not merely under the bound: what the last quarter of the drain peaks at is at most
-      // FLAT_MB above the second quarter's (the first holds the start-up).
-      expect(quarters[3], `${name} by quarter`).toBeLessThanOrEqual((quarters[1] ?? 0) + FLAT_MB);
+      // FLAT_MB above the first half's peak.
+      const firstHalf = Math.max(quarters[0] ?? 0, quarters[1] ?? 0);
+      expect(quarters[3], `${name} by quarter`).toBeLessThanOrEqual(firstHalf + FLAT_MB);
     }
   });
 });
