@@ -23,6 +23,7 @@ export {
   deliveredVariant,
   listExperiments,
   setExperiment,
+  untilInEffect,
   hashBucket,
   type Experiment,
 } from './ab/assignments.js';

@@ -2,7 +2,13 @@ import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typin
 import { createCassandraClient } from '../../core/cassandra/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { abReport } from '../../speed/ab/report.js';
-import { assignVariant, findUseCase, listExperiments, setExperiment } from '../../speed/index.js';
+import {
+  assignVariant,
+  findUseCase,
+  listExperiments,
+  setExperiment,
+  untilInEffect,
+} from '../../speed/index.js';
 import { action, commandContext, loadUseCaseModulesFor } from '../context.js';
 import { parsePositiveInt } from '../options.js';
 
@@ -49,6 +55,7 @@ export function abCommand(): Command {
         if (!(await knownVariants(usecase, [options.control, options.treatment]))) return 2;
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
+        let from: Date;
         try {
           await setExperiment(pool, {
             usecase,
@@ -57,11 +64,12 @@ export function abCommand(): Command {
             treatmentPercent: options.percent,
             salt: options.salt,
           });
+          from = await untilInEffect(pool);
         } finally {
           await pool.end();
         }
         process.stdout.write(
-          `${usecase}: ${options.percent}% of customers receive ${options.treatment}, the rest ${options.control}\n`,
+          `${usecase}: ${options.percent}% of customers receive ${options.treatment}, the rest ${options.control}, for records ingested from ${from.toISOString()}\n`,
         );
         return 0;
       }),
@@ -82,15 +90,17 @@ export function abCommand(): Command {
         if (variant !== undefined && !(await knownVariants(usecase, [variant]))) return 2;
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
+        let from: Date;
         try {
           await assignVariant(pool, usecase, customer, variant ?? null);
+          from = await untilInEffect(pool);
         } finally {
           await pool.end();
         }
         process.stdout.write(
           variant === undefined
-            ? `${customer} follows the ${usecase} split again\n`
-            : `${customer} receives ${usecase} variant ${variant}\n`,
+            ? `${customer} follows the ${usecase} split again for records ingested from ${from.toISOString()}\n`
+            : `${customer} receives ${usecase} variant ${variant} for records ingested from ${from.toISOString()}\n`,
         );
         return 0;
       }),

@@ -11,7 +11,17 @@
  *   first as control and the second as treatment would split them (so setting that moves no one);
  * - an experiment whose chosen variant (override or hash) is not deployed: the control, else the
  *   treatment, else the split of whatever is deployed.
+ *
+ * A finding is decided by the assignments in effect when its record was ingested (the snapshots of
+ * migrations/postgres/0005_ab_snapshots.sql; a change applies to records ingested from 3 s after it),
+ * not by those in effect when the delivery job handles it: a finding handled again after a crash is
+ * decided the same way even if `ab set`, `ab assign`, `deploy` or `undeploy` ran in between, so no
+ * customer receives two variants' findings of one record. A variant deployed later with `--from`
+ * in the past runs on older records too, but its findings of records ingested before it was
+ * deployed are kept, not delivered: those customers had their feedback on them from the variant
+ * then deployed.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { PgPool } from '../../core/postgres/index.js';
 import { TributaryError } from '../../core/errors.js';
 import { fnv1a32 } from '../../core/hash.js';
@@ -41,7 +51,8 @@ export function chooseVariant(
 
 /**
  * The variant a customer receives, given the use case's deployed variants (sorted); undefined when
- * nothing restricts delivery (at most one variant deployed and no experiment).
+ * nothing restricts delivery (no variant deployed and no experiment: a use case deployed after the
+ * record was ingested).
  */
 export function deliveredVariant(
   experiment: Experiment | undefined,
@@ -54,7 +65,7 @@ export function deliveredVariant(
     // Two variants: bucket < 50 gets the second (the treatment of an implied 50 % experiment).
     return deployed[deployed.length - 1 - Math.floor((hashBucket('', customerId) * deployed.length) / 100)];
   };
-  if (experiment === undefined) return deployed.length < 2 ? undefined : split();
+  if (experiment === undefined) return deployed.length === 0 ? undefined : split();
   const chosen = chooseVariant(experiment, customerId, override);
   if (deployed.length === 0 || deployed.includes(chosen)) return chosen;
   if (deployed.includes(experiment.control)) return experiment.control;
@@ -129,17 +140,66 @@ export async function assignVariant(
 }
 
 /**
- * Experiments, overrides and deployed variants for the delivery job. Before a batch, at most once
- * per `checkEveryMs`, a one-row query tells whether anything changed (latest update and number of
- * rows of each table); only then is everything reloaded. So a change applies within that time, from the next batch on. Batches of
- * several partitions prepare at once: while one reloads, the others wait for that reload (they used
- * to go on with the old assignments, so a customer could get the variant it had just been moved off).
+ * Waits until the latest A/B change is in effect (it applies to records ingested from then on) and
+ * returns when that was.
+ */
+export async function untilInEffect(pool: PgPool): Promise<Date> {
+  const result = await pool.query<{ effective_at: Date; wait_ms: string }>(
+    `SELECT effective_at, greatest(0, extract(epoch FROM effective_at - clock_timestamp()) * 1000)::text AS wait_ms
+     FROM ab_snapshots ORDER BY snapshot_id DESC LIMIT 1`,
+  );
+  const row = result.rows[0];
+  if (row === undefined) return new Date(0);
+  await delay(Math.ceil(Number(row.wait_ms)));
+  return row.effective_at;
+}
+
+/** How long after a change its snapshot takes effect (0005_ab_snapshots.sql). */
+export const AB_APPLY_AFTER_MS = 3_000;
+/**
+ * What a snapshot read at PostgreSQL time R covers: changes committed later take effect after
+ * R + AB_APPLY_AFTER_MS, less the time between a change's trigger and its commit (under this).
+ */
+const COMMIT_MARGIN_MS = 1_000;
+/** Snapshots superseded longer ago than this are dropped (the table keeps 8 days). */
+const KEEP_MS = 8 * 86_400_000;
+
+interface Snapshot {
+  readonly id: number;
+  readonly effectiveMs: number;
+  readonly experiments: Map<string, Experiment>;
+  readonly overrides: Map<string, string>;
+  readonly deployed: Map<string, string[]>;
+}
+
+interface SnapshotJson {
+  readonly experiments: Experiment[];
+  readonly overrides: [string, string, string][];
+  readonly deployed: Record<string, string[]>;
+}
+
+function parseSnapshot(id: number, effectiveMs: number, json: SnapshotJson): Snapshot {
+  return {
+    id,
+    effectiveMs,
+    experiments: new Map(json.experiments.map((e) => [e.usecase, e])),
+    overrides: new Map(
+      json.overrides.map(([usecase, customer, variant]) => [`${usecase}|${customer}`, variant]),
+    ),
+    deployed: new Map(Object.entries(json.deployed)),
+  };
+}
+
+/**
+ * The assignment snapshots for the delivery job. Before a batch, at most once per `checkEveryMs` —
+ * or at once when the batch holds a record ingested after what the loaded snapshots are known to
+ * cover — a one-row query tells whether a snapshot was added; only the new ones are loaded. Batches
+ * of several partitions prepare at once: while one reloads, the others wait for that reload.
  */
 export class AssignmentCache {
-  private experiments = new Map<string, Experiment>();
-  private overrides = new Map<string, string>();
-  private deployed = new Map<string, string[]>();
-  private version = '';
+  private snapshots: Snapshot[] = [];
+  /** Records ingested up to this time (PostgreSQL's clock) are decided by the loaded snapshots. */
+  private coveredUntilMs = Number.NEGATIVE_INFINITY;
   private checkedAt = Number.NEGATIVE_INFINITY;
   private checking: Promise<void> | undefined;
 
@@ -148,46 +208,67 @@ export class AssignmentCache {
     private readonly checkEveryMs = 1_000,
   ) {}
 
-  refresh(): Promise<void> {
-    if (this.checking !== undefined) return this.checking;
-    if (performance.now() - this.checkedAt < this.checkEveryMs) return Promise.resolve();
-    this.checking = this.check().finally(() => {
+  /** Loads what changed; `throughMs`: the latest ingest time about to be decided. */
+  async refresh(throughMs?: number): Promise<void> {
+    const due = (): boolean =>
+      (throughMs !== undefined && throughMs > this.coveredUntilMs) ||
+      performance.now() - this.checkedAt >= this.checkEveryMs;
+    if (this.checking !== undefined) await this.checking;
+    if (!due()) return;
+    this.checking ??= this.check().finally(() => {
       this.checking = undefined;
     });
-    return this.checking;
+    await this.checking;
   }
 
   private async check(): Promise<void> {
     const now = performance.now();
-    const probe = await this.pool.query<{ v: string }>(
-      `SELECT concat_ws('|', (SELECT max(updated_at) FROM ab_experiments), (SELECT count(*) FROM ab_experiments),
-              (SELECT max(updated_at) FROM ab_assignments), (SELECT count(*) FROM ab_assignments),
-              (SELECT max(updated_at) FROM deployments), (SELECT count(*) FROM deployments)) AS v`,
+    const probe = await this.pool.query<{ id: string | null; now: string }>(
+      `SELECT (SELECT max(snapshot_id) FROM ab_snapshots)::text AS id,
+              (extract(epoch FROM clock_timestamp()) * 1000)::text AS now`,
     );
+    const row = probe.rows[0];
+    const latest = Number(row?.id ?? 0);
+    const last = this.snapshots.at(-1)?.id ?? 0;
+    if (latest !== last) {
+      const added = await this.pool.query<{ id: string; at: string; snapshot: SnapshotJson }>(
+        `SELECT snapshot_id::text AS id, (extract(epoch FROM effective_at) * 1000)::text AS at, snapshot
+         FROM ab_snapshots WHERE snapshot_id > $1 ORDER BY snapshot_id`,
+        [last],
+      );
+      const loaded = [
+        ...this.snapshots,
+        ...added.rows.map((r) => parseSnapshot(Number(r.id), Number(r.at), r.snapshot)),
+      ];
+      // Drop what was superseded long ago: keep the newest snapshot older than the window.
+      const cutoff = Date.now() - KEEP_MS;
+      let first = 0;
+      while (first + 1 < loaded.length && (loaded[first + 1]?.effectiveMs ?? 0) < cutoff) first += 1;
+      this.snapshots = loaded.slice(first);
+    }
+    this.coveredUntilMs = Number(row?.now ?? 0) + AB_APPLY_AFTER_MS - COMMIT_MARGIN_MS;
     this.checkedAt = now;
-    const version = probe.rows[0]?.v ?? '';
-    if (version === this.version) return;
-    const experiments = await listExperiments(this.pool);
-    const overrides = await this.pool.query<{ usecase: string; customer_id: string; variant: string }>(
-      'SELECT usecase, customer_id, variant FROM ab_assignments',
-    );
-    const deployments = await this.pool.query<{ usecase: string; variants: string[] }>(
-      `SELECT usecase, array_agg(variant ORDER BY variant COLLATE "C") AS variants FROM deployments
-       WHERE status <> 'undeployed' GROUP BY usecase`,
-    );
-    this.experiments = new Map(experiments.map((e) => [e.usecase, e]));
-    this.deployed = new Map(deployments.rows.map((r) => [r.usecase, r.variants]));
-    this.overrides = new Map(overrides.rows.map((r) => [`${r.usecase}|${r.customer_id}`, r.variant]));
-    this.version = version;
   }
 
-  /** The variant this customer receives (see deliveredVariant), or undefined when all are delivered. */
-  variantFor(usecase: string, customerId: string): string | undefined {
+  /**
+   * The variant this customer receives (see deliveredVariant) for a record ingested at `atMs` (by
+   * default, now and from now on), or undefined when all are delivered.
+   */
+  variantFor(usecase: string, customerId: string, atMs = Number.POSITIVE_INFINITY): string | undefined {
+    let snapshot = this.snapshots[0];
+    for (let i = this.snapshots.length - 1; i > 0; i -= 1) {
+      const candidate = this.snapshots[i];
+      if (candidate !== undefined && candidate.effectiveMs <= atMs) {
+        snapshot = candidate;
+        break;
+      }
+    }
+    if (snapshot === undefined) return undefined;
     return deliveredVariant(
-      this.experiments.get(usecase),
-      this.deployed.get(usecase) ?? [],
+      snapshot.experiments.get(usecase),
+      snapshot.deployed.get(usecase) ?? [],
       customerId,
-      this.overrides.get(`${usecase}|${customerId}`),
+      snapshot.overrides.get(`${usecase}|${customerId}`),
     );
   }
 }

@@ -47,8 +47,11 @@ export class DeliveryLogic implements JobLogic<Finding> {
     this.counts = `INSERT INTO ${ks}.realtime_finding_counts (customer_id, ingest_hour, day, code, finding_count) VALUES (?, ?, ?, ?, ?)`;
   }
 
-  async prepare(): Promise<void> {
-    await this.assignments.refresh();
+  /** Loads the A/B snapshots that decide the batch's findings (by their records' ingest time). */
+  async prepare(inputs: readonly InputMessage[]): Promise<void> {
+    let latest = Number.NEGATIVE_INFINITY;
+    for (const input of inputs) if (input.timestampMs > latest) latest = input.timestampMs;
+    await this.assignments.refresh(latest);
   }
 
   decode(input: InputMessage): Finding {
@@ -61,7 +64,8 @@ export class DeliveryLogic implements JobLogic<Finding> {
     const seenKey = `seen|${finding.findingId}`;
     if (state.get(seenKey) !== undefined) return;
     state.set(seenKey, 1, input.timestampMs + 2 * DAY);
-    const chosen = this.assignments.variantFor(finding.usecase, finding.customerId);
+    // By the assignments in effect when the record was ingested: the same decision on a replay.
+    const chosen = this.assignments.variantFor(finding.usecase, finding.customerId, input.timestampMs);
     const delivered = chosen === undefined || chosen === finding.variant;
     const day = cassandraTypes.LocalDate.fromString(utcDay(finding.eventTime));
     const ttl = recordTtlSeconds(finding.eventTime, this.options.retentionDays, input.timestampMs);

@@ -3,7 +3,9 @@
  * Cassandra keyspace, topics and job namespace, with a `tributary serve` running the registry.
  */
 import { afterAll } from 'vitest';
+import { cassandraTypes } from '../../core/cassandra/index.js';
 import { loadConfig, type Config } from '../../core/config.js';
+import { daysBetween, utcDay } from '../../ingest/index.js';
 import type { Kafka } from '../../core/kafka/index.js';
 import { PLATFORM_JOBS, type JobStatus } from '../../speed/index.js';
 import { runCli } from './cli.js';
@@ -140,4 +142,37 @@ export async function viewsRecordCount(world: SpeedWorld): Promise<number> {
     `SELECT record_count FROM ${world.config.cassandra.keyspace}.realtime_aggregates`,
   );
   return rows.rows.reduce((n, r) => n + Number(r.get('record_count') as bigint), 0);
+}
+
+export interface StoredFinding {
+  readonly findingId: string;
+  readonly variant: string;
+  readonly delivered: boolean;
+}
+
+/** A use case's findings stored for a customer (findings_by_customer) on the days from `fromMs` to `toMs`. */
+export async function storedFindings(
+  world: SpeedWorld,
+  usecase: string,
+  customer: string,
+  fromMs: number,
+  toMs: number,
+): Promise<StoredFinding[]> {
+  const found: StoredFinding[] = [];
+  for (const day of daysBetween(utcDay(new Date(fromMs)), utcDay(new Date(toMs)))) {
+    const rows = await cassandra.execute(
+      `SELECT finding_id, usecase, variant, delivered FROM ${world.config.cassandra.keyspace}.findings_by_customer
+       WHERE customer_id = ? AND day = ?`,
+      [customer, cassandraTypes.LocalDate.fromString(day)],
+    );
+    for (const row of rows.rows) {
+      if (row.get('usecase') !== usecase) continue;
+      found.push({
+        findingId: String(row.get('finding_id')),
+        variant: String(row.get('variant')),
+        delivered: row.get('delivered') === true,
+      });
+    }
+  }
+  return found;
 }

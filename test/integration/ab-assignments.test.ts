@@ -78,7 +78,7 @@ describe('A/B assignment cache', () => {
       };
 
       await deploy(pool, { usecase: 'amount-anomaly', variant: 'A', settings: {} });
-      expect(new Set(await variants())).toEqual(new Set([undefined])); // one variant: all of it delivered
+      expect(new Set(await variants())).toEqual(new Set(['A'])); // one variant: it is delivered
       await deploy(pool, { usecase: 'amount-anomaly', variant: 'B', settings: {} });
       // Two variants and no experiment: each customer receives one of them, never both.
       const split = await variants();

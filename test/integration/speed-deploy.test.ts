@@ -7,20 +7,18 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cassandraTypes } from '../../core/cassandra/index.js';
-import { daysBetween, RecordDeserializer, RegistryClient, utcDay } from '../../ingest/index.js';
+import { RecordDeserializer, RegistryClient } from '../../ingest/index.js';
 import { HEADER, headerText } from '../../ingest/validation/index.js';
 import { customerIds } from '../../scripts/generate/index.js';
 import { chooseVariant, listExperiments, type JobStatus } from '../../speed/index.js';
 import { runCli } from '../helpers/cli.js';
-import { cassandraClient, kafkaClient, pgPool } from '../helpers/context.js';
+import { kafkaClient, pgPool } from '../helpers/context.js';
 import { committedSum, readTopic } from '../helpers/kafka.js';
 import { startCli, type RunningCli } from '../helpers/process.js';
-import { allCaughtUp, speedWorld, type SpeedWorld } from '../helpers/speed.js';
+import { allCaughtUp, speedWorld, storedFindings, type SpeedWorld } from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const kafka = kafkaClient();
-const cassandra = cassandraClient();
 let world: SpeedWorld;
 let speed: RunningCli;
 let url: string;
@@ -169,7 +167,6 @@ describe('hot deploy', () => {
           description: 'the diamond to catch up',
         },
       );
-      const ks = world.config.cassandra.keyspace;
       /** Stored amount-anomaly findings per variant, and whether each was delivered. */
       const stored = { A: { delivered: 0, kept: 0 }, B: { delivered: 0, kept: 0 } };
       const deliveredIds = new Set<string>();
@@ -178,21 +175,18 @@ describe('hot deploy', () => {
       for (const customer of customerIds({ customers: 12, customerPrefix: 'ab' })) {
         const expected = chooseVariant(experiment, customer, customer === 'ab-0001' ? overridden : undefined);
         receivers.set(customer, expected);
-        for (const day of daysBetween(utcDay(new Date(end - 2 * 86_400_000)), utcDay(new Date(end)))) {
-          const rows = await cassandra.execute(
-            `SELECT finding_id, usecase, variant, delivered FROM ${ks}.findings_by_customer WHERE customer_id = ? AND day = ?`,
-            [customer, cassandraTypes.LocalDate.fromString(day)],
-          );
-          for (const row of rows.rows) {
-            if (row.get('usecase') !== 'amount-anomaly') continue;
-            const variant = String(row.get('variant'));
-            if (variant !== 'A' && variant !== 'B') throw new Error(`stored variant ${variant}`);
-            const delivered = row.get('delivered') as boolean;
-            expect(delivered, `${customer} ${variant}`).toBe(variant === expected);
-            stored[variant][delivered ? 'delivered' : 'kept'] += 1;
-            if (customer === 'ab-0001') overriddenRows += 1;
-            if (delivered) deliveredIds.add(String(row.get('finding_id')));
-          }
+        for (const { findingId, variant, delivered } of await storedFindings(
+          world,
+          'amount-anomaly',
+          customer,
+          end - 2 * 86_400_000,
+          end,
+        )) {
+          if (variant !== 'A' && variant !== 'B') throw new Error(`stored variant ${variant}`);
+          expect(delivered, `${customer} ${variant}`).toBe(variant === expected);
+          stored[variant][delivered ? 'delivered' : 'kept'] += 1;
+          if (customer === 'ab-0001') overriddenRows += 1;
+          if (delivered) deliveredIds.add(findingId);
         }
       }
       // Both variants ran on every customer's data: each has findings delivered and findings kept.

@@ -58,10 +58,12 @@ describe('A/B split', () => {
 describe('delivered variant', () => {
   const customer = 'cust-00042';
 
-  it('delivers everything with no experiment and at most one variant deployed', () => {
+  it('delivers the one deployed variant with no experiment, and everything when none was deployed', () => {
+    // None deployed when the record was ingested: a use case deployed since, run on older records.
     expect(deliveredVariant(undefined, [], customer, undefined)).toBeUndefined();
-    expect(deliveredVariant(undefined, [''], customer, undefined)).toBeUndefined();
-    expect(deliveredVariant(undefined, ['A'], customer, undefined)).toBeUndefined();
+    expect(deliveredVariant(undefined, [''], customer, undefined)).toBe('');
+    // Only A then: B, deployed since, runs on the record too, but A's finding was the feedback.
+    expect(deliveredVariant(undefined, ['A'], customer, undefined)).toBe('A');
   });
 
   it('splits customers between two deployed variants with no experiment, as a 50 % experiment would', () => {
