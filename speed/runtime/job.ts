@@ -87,6 +87,27 @@ interface Handled {
 
 const MAX_BACKOFF_MS = 10_000;
 /**
+ * What a group coordinator answers a consumer that is no longer a member of the group's current
+ * generation, or that asks a broker no longer its coordinator. kafkajs rejoins only when such an
+ * error reaches it from its own heartbeat or from eachBatch.
+ */
+const MEMBERSHIP_ERRORS = new Set([
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+]);
+
+/** The membership error in `error` or its causes, if any. */
+function membershipError(error: unknown): Error | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; depth += 1) {
+    const { type } = e as { type?: unknown };
+    if (typeof type === 'string' && MEMBERSHIP_ERRORS.has(type)) return e;
+    e = e.cause ?? (e as { originalError?: unknown }).originalError;
+  }
+  return undefined;
+}
+/**
  * A checkpoint is due after this many records even before `commitIntervalMs`: what waits for it
  * (state changes, deferred upserts, first occurrences) grows with records, not time, so on a backlog
  * this bounds memory. Measured: a data-quality job draining 1M records peaked at 548 MB RSS with
@@ -94,6 +115,13 @@ const MAX_BACKOFF_MS = 10_000;
  * 2,000 records/s the interval comes first.
  */
 const CHECKPOINT_RECORDS = 2_500;
+/**
+ * A job whose checkpoints have all failed for this long exits (onFatal) for its supervisor to start
+ * it afresh from its committed offsets: whatever it is stuck on (a Kafka client that no longer
+ * rejoins its group after the broker fenced itself, seen in CI for 10 minutes) a new process is not.
+ * Longer than Cassandra's and Kafka's request timeouts (30 s), so an outage they ride out is retried.
+ */
+const STUCK_MS = 120_000;
 
 export class Job<T> {
   readonly groupId: string;
@@ -123,6 +151,8 @@ export class Job<T> {
   private seekAfterRestore = false;
   private restoring: Promise<void> | undefined;
   private lastCheckpoint = 0;
+  /** Since when every checkpoint has failed (undefined after one succeeded): see STUCK_MS. */
+  private failingSince: number | undefined;
   /** Records whose outputs were flushed since the last checkpoint started. */
   private sinceCheckpoint = 0;
   private checkpointing: Promise<void> | undefined;
@@ -133,6 +163,14 @@ export class Job<T> {
    * outputs are deterministic, so they would be the same. Only a crash re-sends.
    */
   private readonly sentThrough = new Map<number, bigint>();
+  /**
+   * A commit the coordinator refused because this consumer is not a member: thrown from the next
+   * batch, for kafkajs to rejoin. kafkajs can otherwise go on fetching without being a member — it
+   * forgets its member id when told it is unknown and, if the rejoin then fails (the coordinator
+   * still loading after the broker was unreachable), fetches on with no member id, sending no
+   * heartbeat — so every checkpoint would fail until the process is restarted.
+   */
+  private rejoin: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
   private paused: string | undefined;
@@ -272,6 +310,14 @@ export class Job<T> {
     const { batch } = payload;
     if (batch.messages.length === 0 || this.paused !== undefined) return;
     if (!payload.isRunning() || payload.isStale()) return;
+    const rejoin = this.rejoin;
+    if (rejoin !== undefined) {
+      this.rejoin = undefined;
+      this.generation += 1;
+      this.needsRestore = true;
+      this.logger.warn({ err: rejoin }, 'not a member of the group any more: rejoining');
+      throw rejoin;
+    }
     const generation = this.generation;
     try {
       await this.ensureRestored();
@@ -298,6 +344,13 @@ export class Job<T> {
       await this.pacer.wait();
     } catch (error) {
       if (!contributed) this.cycles.leave(batch.partition);
+      const membership = membershipError(error);
+      if (membership !== undefined) {
+        // A heartbeat told us: kafkajs rejoins when it gets the error; the rejoin reloads the state.
+        this.generation += 1;
+        this.needsRestore = true;
+        throw membership;
+      }
       await this.failed(
         error,
         `batch at ${batch.topic}/${batch.partition}@${batch.firstOffset() ?? '?'} failed`,
@@ -310,6 +363,7 @@ export class Job<T> {
    * the anchors (the consumer goes back there) and try again, backing off.
    */
   private async failed(error: unknown, what: string): Promise<void> {
+    this.rejoin ??= membershipError(error);
     this.generation += 1;
     this.needsRestore = true;
     this.seekAfterRestore = true;
@@ -427,7 +481,7 @@ export class Job<T> {
       .catch((error: unknown) =>
         error instanceof TributaryError && error.code === 'STATE_UNSERIALIZABLE'
           ? this.unserializable(error)
-          : this.failed(error, 'checkpoint failed'),
+          : this.checkpointFailed(error),
       )
       .finally(() => {
         this.checkpointing = undefined;
@@ -469,6 +523,21 @@ export class Job<T> {
       await this.consumer.commitOffsets(requests.map((r) => ({ topic: this.options.inputTopic, ...r })));
     });
     await done; // effects of partitions that needed no node
+    this.failingSince = undefined;
+  }
+
+  private async checkpointFailed(error: unknown): Promise<void> {
+    this.failingSince ??= performance.now();
+    const failingMs = performance.now() - this.failingSince;
+    if (failingMs >= STUCK_MS && this.options.onFatal !== undefined) {
+      this.logger.error(
+        { err: error, failingMs: Math.round(failingMs) },
+        'no checkpoint has succeeded for too long: exiting for the supervisor to restart the job',
+      );
+      this.options.onFatal(error);
+      return;
+    }
+    await this.failed(error, 'checkpoint failed');
   }
 
   /**
