@@ -24,6 +24,7 @@ export {
   listExperiments,
   setExperiment,
   untilInEffect,
+  describeInEffect,
   hashBucket,
   type Experiment,
 } from './ab/assignments.js';

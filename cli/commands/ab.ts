@@ -8,6 +8,7 @@ import {
   listExperiments,
   setExperiment,
   untilInEffect,
+  describeInEffect,
 } from '../../speed/index.js';
 import { action, commandContext, loadUseCaseModulesFor } from '../context.js';
 import { parsePositiveInt } from '../options.js';
@@ -55,7 +56,7 @@ export function abCommand(): Command {
         if (!(await knownVariants(usecase, [options.control, options.treatment]))) return 2;
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
-        let from: Date;
+        let from: Date | undefined;
         try {
           await setExperiment(pool, {
             usecase,
@@ -69,7 +70,7 @@ export function abCommand(): Command {
           await pool.end();
         }
         process.stdout.write(
-          `${usecase}: ${options.percent}% of customers receive ${options.treatment}, the rest ${options.control}, for records ingested from ${from.toISOString()}\n`,
+          `${usecase}: ${options.percent}% of customers receive ${options.treatment}, the rest ${options.control}, ${describeInEffect(from)}\n`,
         );
         return 0;
       }),
@@ -90,7 +91,7 @@ export function abCommand(): Command {
         if (variant !== undefined && !(await knownVariants(usecase, [variant]))) return 2;
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
-        let from: Date;
+        let from: Date | undefined;
         try {
           await assignVariant(pool, usecase, customer, variant ?? null);
           from = await untilInEffect(pool);
@@ -99,8 +100,8 @@ export function abCommand(): Command {
         }
         process.stdout.write(
           variant === undefined
-            ? `${customer} follows the ${usecase} split again for records ingested from ${from.toISOString()}\n`
-            : `${customer} receives ${usecase} variant ${variant} for records ingested from ${from.toISOString()}\n`,
+            ? `${customer} follows the ${usecase} split again ${describeInEffect(from)}\n`
+            : `${customer} receives ${usecase} variant ${variant} ${describeInEffect(from)}\n`,
         );
         return 0;
       }),

@@ -143,24 +143,41 @@ export async function assignVariant(
  * Waits until the latest A/B change is in effect (it applies to records ingested from then on) and
  * returns when that was.
  */
-export async function untilInEffect(pool: PgPool): Promise<Date> {
-  const result = await pool.query<{ effective_at: Date; wait_ms: string }>(
-    `SELECT effective_at, greatest(0, extract(epoch FROM effective_at - clock_timestamp()) * 1000)::text AS wait_ms
+export async function untilInEffect(pool: PgPool): Promise<Date | undefined> {
+  // The snapshot the migration took of what was in place before it applies to every record
+  // (effective_at -infinity): while it is the latest, nothing changed since and there is no wait.
+  const result = await pool.query<{ at: string | null; wait_ms: string }>(
+    `SELECT CASE WHEN isfinite(effective_at) THEN (extract(epoch FROM effective_at) * 1000)::text END AS at,
+            CASE WHEN isfinite(effective_at)
+              THEN greatest(0, extract(epoch FROM effective_at - clock_timestamp()) * 1000)::text
+              ELSE '0' END AS wait_ms
      FROM ab_snapshots ORDER BY snapshot_id DESC LIMIT 1`,
   );
   const row = result.rows[0];
-  if (row === undefined) return new Date(0);
+  if (row?.at == null) return undefined;
   await delay(Math.ceil(Number(row.wait_ms)));
-  return row.effective_at;
+  return new Date(Math.ceil(Number(row.at))); // PostgreSQL keeps microseconds: not before it
+}
+
+/** How `ab set` and `ab assign` say which records a change applies to. */
+export function describeInEffect(from: Date | undefined): string {
+  return from === undefined ? 'for all records' : `for records ingested from ${from.toISOString()}`;
 }
 
 /** How long after a change its snapshot takes effect (0005_ab_snapshots.sql). */
 export const AB_APPLY_AFTER_MS = 3_000;
 /**
- * What a snapshot read at PostgreSQL time R covers: changes committed later take effect after
- * R + AB_APPLY_AFTER_MS, less the time between a change's trigger and its commit (under this).
+ * The advisory lock a change's trigger holds from computing its snapshot to its commit
+ * (0005_ab_snapshots.sql). A probe that takes it shared reads PostgreSQL's clock R once no change is
+ * between its trigger and its commit, so every later change takes effect after R + AB_APPLY_AFTER_MS.
  */
-const COMMIT_MARGIN_MS = 1_000;
+const SNAPSHOT_LOCK = 7_346_519;
+/**
+ * A record ingested later than what a probe covers (the brokers' clock ahead of PostgreSQL's by
+ * more than AB_APPLY_AFTER_MS) waits for a later probe, this long at most; then it is decided by the
+ * snapshots loaded, as a change made in the meantime cannot be known to be in effect for it yet.
+ */
+const MAX_SKEW_WAIT_MS = 10_000;
 /** Snapshots superseded longer ago than this are dropped (the table keeps 8 days). */
 const KEEP_MS = 8 * 86_400_000;
 
@@ -178,14 +195,29 @@ interface SnapshotJson {
   readonly deployed: Record<string, string[]>;
 }
 
-function parseSnapshot(id: number, effectiveMs: number, json: SnapshotJson): Snapshot {
+/**
+ * A snapshot's maps; the overrides are the previous snapshot's own map when they did not change (an
+ * experiment or a deployment changed), so that the cache holds one copy of them per `ab assign`.
+ */
+function parseSnapshot(
+  id: number,
+  effectiveMs: number,
+  json: SnapshotJson,
+  previous: Snapshot | undefined,
+): Snapshot {
+  const same =
+    previous !== undefined &&
+    previous.overrides.size === json.overrides.length &&
+    json.overrides.every(
+      ([usecase, customer, variant]) => previous.overrides.get(`${usecase}|${customer}`) === variant,
+    );
   return {
     id,
     effectiveMs,
     experiments: new Map(json.experiments.map((e) => [e.usecase, e])),
-    overrides: new Map(
-      json.overrides.map(([usecase, customer, variant]) => [`${usecase}|${customer}`, variant]),
-    ),
+    overrides: same
+      ? previous.overrides
+      : new Map(json.overrides.map(([usecase, customer, variant]) => [`${usecase}|${customer}`, variant])),
     deployed: new Map(Object.entries(json.deployed)),
   };
 }
@@ -193,7 +225,8 @@ function parseSnapshot(id: number, effectiveMs: number, json: SnapshotJson): Sna
 /**
  * The assignment snapshots for the delivery job. Before a batch, at most once per `checkEveryMs` —
  * or at once when the batch holds a record ingested after what the loaded snapshots are known to
- * cover — a one-row query tells whether a snapshot was added; only the new ones are loaded. Batches
+ * cover, or a finding of a use case none of them deploys — a one-row query tells whether a snapshot
+ * was added; only the new ones are loaded. Batches
  * of several partitions prepare at once: while one reloads, the others wait for that reload.
  */
 export class AssignmentCache {
@@ -202,32 +235,40 @@ export class AssignmentCache {
   private coveredUntilMs = Number.NEGATIVE_INFINITY;
   private checkedAt = Number.NEGATIVE_INFINITY;
   private checking: Promise<void> | undefined;
+  /** The use cases some loaded snapshot deploys. */
+  private known = new Set<string>();
 
   constructor(
     private readonly pool: PgPool,
     private readonly checkEveryMs = 1_000,
   ) {}
 
-  /** Loads what changed; `throughMs`: the latest ingest time about to be decided. */
-  async refresh(throughMs?: number): Promise<void> {
-    const due = (): boolean =>
-      (throughMs !== undefined && throughMs > this.coveredUntilMs) ||
-      performance.now() - this.checkedAt >= this.checkEveryMs;
+  /**
+   * Loads what changed. `throughMs`: the latest ingest time about to be decided; `usecases`: the use
+   * cases whose findings are about to be decided — one no loaded snapshot deploys was deployed after
+   * the last check (its job made the finding), so that deployment is loaded first.
+   */
+  async refresh(throughMs?: number, usecases: Iterable<string> = []): Promise<void> {
+    const deadline = performance.now() + MAX_SKEW_WAIT_MS;
+    const behindMs = (): number => (throughMs === undefined ? 0 : throughMs - this.coveredUntilMs);
+    // A check already running may have begun before the deployment it must see: awaited, not reused.
     if (this.checking !== undefined) await this.checking;
-    if (!due()) return;
-    this.checking ??= this.check().finally(() => {
-      this.checking = undefined;
-    });
-    await this.checking;
+    let forced = false;
+    for (const usecase of usecases) forced ||= !this.known.has(usecase);
+    while (forced || behindMs() > 0 || performance.now() - this.checkedAt >= this.checkEveryMs) {
+      this.checking ??= this.check().finally(() => {
+        this.checking = undefined;
+      });
+      await this.checking;
+      forced = false;
+      if (behindMs() <= 0 || performance.now() >= deadline) return;
+      await delay(Math.min(1_000, Math.ceil(behindMs())));
+    }
   }
 
   private async check(): Promise<void> {
     const now = performance.now();
-    const probe = await this.pool.query<{ id: string | null; now: string }>(
-      `SELECT (SELECT max(snapshot_id) FROM ab_snapshots)::text AS id,
-              (extract(epoch FROM clock_timestamp()) * 1000)::text AS now`,
-    );
-    const row = probe.rows[0];
+    const row = await this.probe();
     const latest = Number(row?.id ?? 0);
     const last = this.snapshots.at(-1)?.id ?? 0;
     if (latest !== last) {
@@ -236,18 +277,39 @@ export class AssignmentCache {
          FROM ab_snapshots WHERE snapshot_id > $1 ORDER BY snapshot_id`,
         [last],
       );
-      const loaded = [
-        ...this.snapshots,
-        ...added.rows.map((r) => parseSnapshot(Number(r.id), Number(r.at), r.snapshot)),
-      ];
+      const loaded = [...this.snapshots];
+      for (const r of added.rows)
+        loaded.push(parseSnapshot(Number(r.id), Number(r.at), r.snapshot, loaded.at(-1)));
       // Drop what was superseded long ago: keep the newest snapshot older than the window.
       const cutoff = Date.now() - KEEP_MS;
       let first = 0;
       while (first + 1 < loaded.length && (loaded[first + 1]?.effectiveMs ?? 0) < cutoff) first += 1;
       this.snapshots = loaded.slice(first);
+      this.known = new Set(this.snapshots.flatMap((sn) => [...sn.deployed.keys()]));
     }
-    this.coveredUntilMs = Number(row?.now ?? 0) + AB_APPLY_AFTER_MS - COMMIT_MARGIN_MS;
+    this.coveredUntilMs = Number(row?.now ?? 0) + AB_APPLY_AFTER_MS;
     this.checkedAt = now;
+  }
+
+  /** The latest snapshot id and PostgreSQL's clock, read once no change is about to commit. */
+  private async probe(): Promise<{ id: string | null; now: string } | undefined> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock_shared($1)', [SNAPSHOT_LOCK]);
+      // A statement of its own: its snapshot sees the change that held the lock, now committed.
+      const probe = await client.query<{ id: string | null; now: string }>(
+        `SELECT (SELECT max(snapshot_id) FROM ab_snapshots)::text AS id,
+                (extract(epoch FROM clock_timestamp()) * 1000)::text AS now`,
+      );
+      await client.query('COMMIT');
+      return probe.rows[0];
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   /**
@@ -255,14 +317,24 @@ export class AssignmentCache {
    * default, now and from now on), or undefined when all are delivered.
    */
   variantFor(usecase: string, customerId: string, atMs = Number.POSITIVE_INFINITY): string | undefined {
-    let snapshot = this.snapshots[0];
+    let at = 0;
     for (let i = this.snapshots.length - 1; i > 0; i -= 1) {
-      const candidate = this.snapshots[i];
-      if (candidate !== undefined && candidate.effectiveMs <= atMs) {
-        snapshot = candidate;
+      if ((this.snapshots[i]?.effectiveMs ?? Number.POSITIVE_INFINITY) <= atMs) {
+        at = i;
         break;
       }
     }
+    // A record ingested before its use case was deployed (a backlog it was deployed onto) is decided
+    // by the first deployment that followed, so that deploying one variant and then another gives
+    // each customer one of them, not both.
+    let decisive = at;
+    while (
+      (this.snapshots[decisive]?.deployed.get(usecase)?.length ?? 0) === 0 &&
+      decisive + 1 < this.snapshots.length
+    )
+      decisive += 1;
+    if ((this.snapshots[decisive]?.deployed.get(usecase)?.length ?? 0) === 0) decisive = at;
+    const snapshot = this.snapshots[decisive];
     if (snapshot === undefined) return undefined;
     return deliveredVariant(
       snapshot.experiments.get(usecase),

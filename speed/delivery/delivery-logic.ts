@@ -32,6 +32,8 @@ export interface DeliveryLogicOptions {
 
 export class DeliveryLogic implements JobLogic<Finding> {
   private readonly assignments: AssignmentCache;
+  /** Findings `prepare` decoded, for `decode`. */
+  private readonly decoded = new WeakMap<object, ReturnType<typeof decodeFinding>>();
   private readonly pending = new Map<number, PartitionedStatement[]>();
   private readonly byCustomer: string;
   private readonly byUsecase: string;
@@ -47,15 +49,25 @@ export class DeliveryLogic implements JobLogic<Finding> {
     this.counts = `INSERT INTO ${ks}.realtime_finding_counts (customer_id, ingest_hour, day, code, finding_count) VALUES (?, ?, ?, ?, ?)`;
   }
 
-  /** Loads the A/B snapshots that decide the batch's findings (by their records' ingest time). */
+  /**
+   * Loads the A/B snapshots that decide the batch's findings (by their records' ingest time and
+   * their use cases), decoding each finding once for `decode`.
+   */
   async prepare(inputs: readonly InputMessage[]): Promise<void> {
     let latest = Number.NEGATIVE_INFINITY;
-    for (const input of inputs) if (input.timestampMs > latest) latest = input.timestampMs;
-    await this.assignments.refresh(latest);
+    const usecases = new Set<string>();
+    for (const input of inputs) {
+      if (input.timestampMs > latest) latest = input.timestampMs;
+      const decoded = decodeFinding(input.message.value);
+      this.decoded.set(input.message, decoded);
+      if (decoded.ok) usecases.add(decoded.finding.usecase);
+    }
+    await this.assignments.refresh(latest, usecases);
   }
 
   decode(input: InputMessage): Finding {
-    const decoded = decodeFinding(input.message.value);
+    const decoded = this.decoded.get(input.message) ?? decodeFinding(input.message.value);
+    this.decoded.delete(input.message);
     if (!decoded.ok) throw new Rejection('BAD_FINDING', decoded.reason);
     return decoded.finding;
   }

@@ -7,15 +7,24 @@
 import { describe, expect, it } from 'vitest';
 import type { PgPool } from '../../core/postgres/index.js';
 import { addCustomer } from '../../core/tenants/customers.js';
-import { AssignmentCache, assignVariant, chooseVariant, setExperiment } from '../../speed/ab/assignments.js';
+import {
+  AssignmentCache,
+  assignVariant,
+  chooseVariant,
+  setExperiment,
+  untilInEffect,
+} from '../../speed/ab/assignments.js';
 import { deploy, setStatus } from '../../speed/deploy/deployments.js';
 import { pgPool } from '../helpers/context.js';
 import { intercept } from '../helpers/intercept.js';
 import { speedWorld } from '../helpers/speed.js';
+import { waitFor } from '../helpers/wait-for.js';
 
-/** The real pool, holding every query after the first (the change probe) until `release`; `reloading` resolves when the second (the reload) is asked for. */
+/**
+ * The real pool, holding every query until `release`; `reloading` resolves when the first is asked
+ * for. The change probe is not held: it runs on a client of its own (pool.connect).
+ */
 function gated(real: PgPool): { pool: PgPool; reloading: Promise<void>; release: () => void } {
-  let queries = 0;
   let reloadingResolve = (): void => undefined;
   let release = (): void => undefined;
   const reloading = new Promise<void>((resolve) => (reloadingResolve = resolve));
@@ -25,11 +34,8 @@ function gated(real: PgPool): { pool: PgPool; reloading: Promise<void>; release:
     'query',
     (query) =>
       (async (...args: unknown[]) => {
-        queries += 1;
-        if (queries > 1) {
-          reloadingResolve();
-          await open;
-        }
+        reloadingResolve();
+        await open;
         return (query as (...a: unknown[]) => Promise<unknown>)(...args);
       }) as PgPool['query'],
   );
@@ -102,6 +108,79 @@ describe('A/B assignment cache', () => {
       expect(new Set(await variants())).toEqual(new Set(['A'])); // B's customers fall back to the control
       await deploy(pool, { usecase: 'amount-anomaly', variant: 'B', settings: {} });
       expect(await variants()).toEqual(split);
+    },
+  );
+
+  it(
+    'decides the records a use case was deployed onto by its first deployment, so deploying A then B gives each customer one',
+    { timeout: 120_000 },
+    async () => {
+      const world = await speedWorld();
+      const pool = pgPool(world.env.DATABASE_URL);
+      const customers = Array.from({ length: 40 }, (_, i) => `c-${i}`);
+      // Nothing changed since the control plane was created: the one snapshot applies to all records.
+      expect(await untilInEffect(pool)).toBeUndefined();
+      const cache = new AssignmentCache(pool, 60_000);
+      await cache.refresh(Date.now());
+      const ingestedAt = Date.now(); // a backlog record, ingested before anything was deployed
+
+      await deploy(pool, { usecase: 'amount-anomaly', variant: 'A', settings: {} });
+      await deploy(pool, { usecase: 'amount-anomaly', variant: 'B', settings: {} });
+      const inEffect = await untilInEffect(pool);
+      expect(inEffect?.getTime()).toBeGreaterThan(ingestedAt);
+      // Within checkEveryMs and the time covered, only a finding of a use case no loaded snapshot
+      // deploys makes the cache look again: its job was deployed since.
+      await cache.refresh(ingestedAt, ['amount-anomaly']);
+      expect(customers.map((c) => cache.variantFor('amount-anomaly', c, ingestedAt))).toEqual(
+        customers.map(() => 'A'),
+      );
+      // Records ingested once both are in effect are split between them.
+      const split = customers.map((c) => cache.variantFor('amount-anomaly', c, inEffect?.getTime()));
+      expect(new Set(split)).toEqual(new Set(['A', 'B']));
+    },
+  );
+
+  it(
+    'does not read the clock while a change is between its snapshot and its commit',
+    { timeout: 120_000 },
+    async () => {
+      const world = await speedWorld();
+      const pool = pgPool(world.env.DATABASE_URL);
+      await deploy(pool, { usecase: 'amount-anomaly', variant: 'A', settings: {} });
+      await deploy(pool, { usecase: 'amount-anomaly', variant: 'B', settings: {} });
+      const cache = new AssignmentCache(pool, 0);
+      await cache.refresh();
+      const changing = await pool.connect();
+      try {
+        await changing.query('BEGIN');
+        // The change's trigger computes its snapshot (effective 3 s after its clock) and holds the lock.
+        await setExperiment(changing as unknown as PgPool, {
+          usecase: 'amount-anomaly',
+          control: 'A',
+          treatment: 'B',
+          treatmentPercent: 100,
+          salt: '',
+        });
+        const refreshed = cache.refresh();
+        await waitFor(
+          async () => {
+            const waiting = await pool.query<{ n: string }>(
+              `SELECT count(*)::text AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+             WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()`,
+            );
+            return waiting.rows[0]?.n === '1';
+          },
+          { timeoutMs: 10_000, intervalMs: 50, description: 'the probe to wait for the change to commit' },
+        );
+        await changing.query('COMMIT');
+        await refreshed;
+      } finally {
+        changing.release();
+      }
+      // Its probe read the clock after the commit, so it holds the change it covers.
+      expect(new Set(['c-1', 'c-2', 'c-3'].map((c) => cache.variantFor('amount-anomaly', c)))).toEqual(
+        new Set(['B']),
+      );
     },
   );
 });
