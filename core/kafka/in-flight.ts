@@ -11,6 +11,10 @@ export class InFlight {
     }
   }
 
+  get size(): number {
+    return this.pending.size;
+  }
+
   async drain(): Promise<void> {
     await Promise.allSettled([...this.pending]);
   }
