@@ -19,6 +19,7 @@ export async function waitFor<T>(
     try {
       const value = await check();
       if (value !== undefined && value !== false) return value;
+      lastError = undefined; // an error the condition has got past would mislead the timeout's message
     } catch (error) {
       lastError = error;
     }
