@@ -153,9 +153,12 @@ export class Job<T> {
   /** After a failure the consumer must go back to the anchors (after a rebalance it already does). */
   private seekAfterRestore = false;
   private restoring: Promise<void> | undefined;
+  /** `restoring` has not settled yet. */
+  private restoreRunning = false;
   private lastCheckpoint = 0;
   /** Since when commits have been refused, with no checkpoint succeeding since: see STUCK_MS. */
   private refusedSince: number | undefined;
+  private lastRefusedAt: number | undefined;
   /** Records whose outputs were flushed since the last checkpoint started. */
   private sinceCheckpoint = 0;
   private checkpointing: Promise<void> | undefined;
@@ -276,7 +279,11 @@ export class Job<T> {
     if (this.idleRestore !== undefined || this.inflight.size > 0 || this.closing !== undefined) return;
     if (performance.now() < this.retryAt) return; // the backoff of the failure
     this.idleRestore = this.ensureRestored()
-      .catch((error: unknown) => this.failed(error, 'state restore failed'))
+      .catch((error: unknown) =>
+        error instanceof TributaryError && error.code === 'STATE_CORRUPT'
+          ? this.options.onFatal?.(error)
+          : this.failed(error, 'state restore failed'),
+      )
       .finally(() => {
         this.idleRestore = undefined;
       });
@@ -330,10 +337,15 @@ export class Job<T> {
         'state restored',
       );
     })();
-    this.restoring.catch(() => {
-      this.needsRestore = true;
-      this.seekAfterRestore ||= seek;
-    });
+    this.restoreRunning = true;
+    this.restoring
+      .catch(() => {
+        this.needsRestore = true;
+        this.seekAfterRestore ||= seek;
+      })
+      .finally(() => {
+        this.restoreRunning = false;
+      });
     return this.restoring;
   }
 
@@ -508,7 +520,8 @@ export class Job<T> {
 
   /** Starts a checkpoint when one is due and none is running (it does not hold up batches). */
   private requestCheckpoint(): void {
-    if (this.checkpointing !== undefined || this.needsRestore || !this.checkpointDue()) return;
+    if (this.checkpointing !== undefined || this.needsRestore || this.restoreRunning || !this.checkpointDue())
+      return;
     this.checkpointing = this.checkpoint()
       .catch((error: unknown) =>
         error instanceof TributaryError && error.code === 'STATE_UNSERIALIZABLE'
@@ -527,7 +540,8 @@ export class Job<T> {
    * restores the state from the last anchors, so nothing taken here is lost: it is handled again.
    */
   private async checkpoint(): Promise<void> {
-    if (this.needsRestore) return;
+    // The stores are being replaced by a restore: what they hold now is what it undoes.
+    if (this.needsRestore || this.restoreRunning) return;
     const generation = this.generation;
     const moved = new Set(
       this.store
@@ -559,8 +573,16 @@ export class Job<T> {
   }
 
   private async checkpointFailed(error: unknown): Promise<void> {
-    if (membershipError(error) !== undefined) this.refusedSince ??= performance.now();
-    const refusedMs = this.refusedSince === undefined ? 0 : performance.now() - this.refusedSince;
+    const refused = membershipError(error) !== undefined;
+    if (refused) {
+      // Refusals apart by more than the longest backoff (a rebalance long ago, with quiet
+      // partitions since) are not one stuck stretch: the clock starts again.
+      const now = performance.now();
+      const gap = this.lastRefusedAt === undefined ? Number.POSITIVE_INFINITY : now - this.lastRefusedAt;
+      if (this.refusedSince === undefined || gap > 3 * MAX_BACKOFF_MS) this.refusedSince = now;
+      this.lastRefusedAt = now;
+    }
+    const refusedMs = !refused || this.refusedSince === undefined ? 0 : performance.now() - this.refusedSince;
     if (refusedMs >= STUCK_MS && this.options.onFatal !== undefined) {
       this.logger.error(
         { err: error, refusedMs: Math.round(refusedMs) },
@@ -657,6 +679,7 @@ export class Job<T> {
       // The timer exists once the consumer runs; before that nothing is being fetched.
       if (this.timer !== undefined) stopFetching(this.consumer, this.options.inputTopic);
       await this.inflight.drain();
+      await this.idleRestore;
       await this.checkpointing;
       await this.checkpoint().catch((error: unknown) => {
         this.logger.warn({ err: error }, 'final checkpoint failed: the next start replays from the last one');
