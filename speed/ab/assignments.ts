@@ -22,7 +22,7 @@
  * then deployed.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { PgPool } from '../../core/postgres/index.js';
+import { inPgTransaction, type PgPool } from '../../core/postgres/index.js';
 import { TributaryError } from '../../core/errors.js';
 import { fnv1a32 } from '../../core/hash.js';
 
@@ -178,6 +178,8 @@ const SNAPSHOT_LOCK = 7_346_519;
  * snapshots loaded, as a change made in the meantime cannot be known to be in effect for it yet.
  */
 const MAX_SKEW_WAIT_MS = 10_000;
+/** How long a probe waits for a change to commit (one takes milliseconds). */
+const PROBE_LOCK_TIMEOUT_MS = 10_000;
 /** Snapshots superseded longer ago than this are dropped (the table keeps 8 days). */
 const KEEP_MS = 8 * 86_400_000;
 
@@ -291,25 +293,22 @@ export class AssignmentCache {
     this.checkedAt = now;
   }
 
-  /** The latest snapshot id and PostgreSQL's clock, read once no change is about to commit. */
+  /**
+   * The latest snapshot id and PostgreSQL's clock, read once no change is about to commit. A change
+   * left uncommitted (an open transaction) holds it; after PROBE_LOCK_TIMEOUT the probe fails, and
+   * the batch is retried, rather than wait without bound.
+   */
   private async probe(): Promise<{ id: string | null; now: string } | undefined> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inPgTransaction(this.pool, async (client) => {
+      await client.query(`SET LOCAL lock_timeout = '${String(PROBE_LOCK_TIMEOUT_MS)}ms'`);
       await client.query('SELECT pg_advisory_xact_lock_shared($1)', [SNAPSHOT_LOCK]);
       // A statement of its own: its snapshot sees the change that held the lock, now committed.
       const probe = await client.query<{ id: string | null; now: string }>(
         `SELECT (SELECT max(snapshot_id) FROM ab_snapshots)::text AS id,
                 (extract(epoch FROM clock_timestamp()) * 1000)::text AS now`,
       );
-      await client.query('COMMIT');
       return probe.rows[0];
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**
@@ -324,16 +323,22 @@ export class AssignmentCache {
         break;
       }
     }
-    // A record ingested before its use case was deployed (a backlog it was deployed onto) is decided
-    // by the first deployment that followed, so that deploying one variant and then another gives
-    // each customer one of them, not both.
+    const deploys = (i: number): boolean => (this.snapshots[i]?.deployed.get(usecase)?.length ?? 0) > 0;
+    // In effect, no variant of the use case was deployed. After an undeploy of them all, decide by
+    // the last deployment before (whose variant a lagging job's findings may be); before the first
+    // deployment (a backlog it was deployed onto), by the first deployment, so that deploying one
+    // variant and then another gives each customer one of them, not both. Neither changes when
+    // more snapshots load: those come after every loaded one, and a finding of a use case that no
+    // loaded snapshot deploys makes `refresh` load its first deployment before it is decided.
     let decisive = at;
-    while (
-      (this.snapshots[decisive]?.deployed.get(usecase)?.length ?? 0) === 0 &&
-      decisive + 1 < this.snapshots.length
-    )
-      decisive += 1;
-    if ((this.snapshots[decisive]?.deployed.get(usecase)?.length ?? 0) === 0) decisive = at;
+    if (!deploys(at)) {
+      let earlier = at - 1;
+      while (earlier >= 0 && !deploys(earlier)) earlier -= 1;
+      let later = at + 1;
+      while (later < this.snapshots.length && !deploys(later)) later += 1;
+      if (earlier >= 0) decisive = earlier;
+      else if (later < this.snapshots.length) decisive = later;
+    }
     const snapshot = this.snapshots[decisive];
     if (snapshot === undefined) return undefined;
     return deliveredVariant(

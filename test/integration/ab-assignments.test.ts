@@ -141,6 +141,27 @@ describe('A/B assignment cache', () => {
   );
 
   it(
+    'decides records ingested while no variant was deployed by the last deployment before, whatever loads later',
+    { timeout: 120_000 },
+    async () => {
+      const world = await speedWorld();
+      const pool = pgPool(world.env.DATABASE_URL);
+      const customers = Array.from({ length: 40 }, (_, i) => `c-${i}`);
+      await deploy(pool, { usecase: 'amount-anomaly', variant: 'A', settings: {} });
+      await setStatus(pool, 'amount-anomaly', 'A', 'undeployed', null);
+      const gap = (await untilInEffect(pool))?.getTime(); // A's lagging job still has findings of these
+      const cache = new AssignmentCache(pool, 0);
+      await cache.refresh();
+      const decided = (): (string | undefined)[] =>
+        customers.map((c) => cache.variantFor('amount-anomaly', c, gap));
+      expect(decided()).toEqual(customers.map(() => 'A'));
+      // B deployed later (from the earliest) handles the same records: they stay A's.
+      await deploy(pool, { usecase: 'amount-anomaly', variant: 'B', settings: {} });
+      await cache.refresh();
+      expect(decided()).toEqual(customers.map(() => 'A'));
+    },
+  );
+  it(
     'does not read the clock while a change is between its snapshot and its commit',
     { timeout: 120_000 },
     async () => {
