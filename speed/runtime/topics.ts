@@ -42,11 +42,12 @@ export async function positionNewGroup(
   try {
     const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
     if ((committed?.partitions ?? []).some((p) => BigInt(p.offset) >= 0n)) return;
-    if (from === 'latest') {
-      await admin.resetOffsets({ groupId, topic, earliest: false });
-      return;
-    }
-    const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, from);
+    // The end as numbers: kafkajs's resetOffsets commits the sentinel -1, which reads back as "no
+    // offset", so the consumer would start at the earliest.
+    const offsets =
+      from === 'latest'
+        ? (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, offset: o.high }))
+        : await admin.fetchTopicOffsetsByTimestamp(topic, from);
     await admin.setOffsets({
       groupId,
       topic,
