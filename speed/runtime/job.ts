@@ -37,6 +37,7 @@ import { JobMetrics } from '../../core/job-metrics.js';
 import { HEADER, upstreamOffset } from '../../ingest/validation/headers.js';
 import { prepareJobTopics, positionNewGroup, type StartFrom } from './topics.js';
 import { FailureWindow } from './failures.js';
+import { membershipError, RefusalClock } from './refusals.js';
 import { Rejection, type InputMessage, type JobLogic, type OutputMessage } from './logic.js';
 import { StateStore, type Committed, type PartitionStore } from './store.js';
 
@@ -87,27 +88,6 @@ interface Handled {
 
 const MAX_BACKOFF_MS = 10_000;
 /**
- * What a group coordinator answers a consumer that is no longer a member of the group's current
- * generation, or that asks a broker no longer its coordinator. kafkajs rejoins only when such an
- * error reaches it from its own heartbeat or from eachBatch.
- */
-const MEMBERSHIP_ERRORS = new Set([
-  'UNKNOWN_MEMBER_ID',
-  'ILLEGAL_GENERATION',
-  'REBALANCE_IN_PROGRESS',
-  'NOT_COORDINATOR_FOR_GROUP',
-]);
-
-/** The membership error in `error` or its causes, if any. */
-function membershipError(error: unknown): Error | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; depth += 1) {
-    const { type } = e as { type?: unknown };
-    if (typeof type === 'string' && MEMBERSHIP_ERRORS.has(type)) return e;
-    e = e.cause ?? (e as { originalError?: unknown }).originalError;
-  }
-  return undefined;
-}
-/**
  * A checkpoint is due after this many records even before `commitIntervalMs`: what waits for it
  * (state changes, deferred upserts, first occurrences) grows with records, not time, so on a backlog
  * this bounds memory. Measured: a data-quality job draining 1M records peaked at 548 MB RSS with
@@ -115,15 +95,7 @@ function membershipError(error: unknown): Error | undefined {
  * 2,000 records/s the interval comes first.
  */
 const CHECKPOINT_RECORDS = 2_500;
-/**
- * A job whose commits the coordinator has refused as from a non-member, with no checkpoint succeeding
- * in between, for this long exits (onFatal) for its supervisor to start it afresh from its committed
- * offsets: a Kafka client that no longer rejoins its group after the broker fenced itself (seen in CI
- * for 10 minutes) is stuck, and a new process is not. Only refused commits count: a checkpoint that
- * failed because Cassandra or Kafka did not answer is retried however long the outage lasts, as a
- * new process would fail the same way and re-send what followed the last checkpoint (a views job
- * that restarted after two minutes of a frozen Cassandra failed CI's outage test).
- */
+/** See RefusalClock (refusals.ts). */
 const STUCK_MS = 120_000;
 
 export class Job<T> {
@@ -156,9 +128,8 @@ export class Job<T> {
   /** `restoring` has not settled yet. */
   private restoreRunning = false;
   private lastCheckpoint = 0;
-  /** Since when commits have been refused, with no checkpoint succeeding since: see STUCK_MS. */
-  private refusedSince: number | undefined;
-  private lastRefusedAt: number | undefined;
+  /** Refusals of our commits longer than STUCK_MS end the job. */
+  private readonly refusals = new RefusalClock(STUCK_MS, 3 * MAX_BACKOFF_MS);
   /** Records whose outputs were flushed since the last checkpoint started. */
   private sinceCheckpoint = 0;
   private checkpointing: Promise<void> | undefined;
@@ -569,21 +540,12 @@ export class Job<T> {
       await this.consumer.commitOffsets(requests.map((r) => ({ topic: this.options.inputTopic, ...r })));
     });
     await done; // effects of partitions that needed no node
-    this.refusedSince = undefined;
+    this.refusals.succeeded();
   }
 
   private async checkpointFailed(error: unknown): Promise<void> {
-    const refused = membershipError(error) !== undefined;
-    if (refused) {
-      // Refusals apart by more than the longest backoff (a rebalance long ago, with quiet
-      // partitions since) are not one stuck stretch: the clock starts again.
-      const now = performance.now();
-      const gap = this.lastRefusedAt === undefined ? Number.POSITIVE_INFINITY : now - this.lastRefusedAt;
-      if (this.refusedSince === undefined || gap > 3 * MAX_BACKOFF_MS) this.refusedSince = now;
-      this.lastRefusedAt = now;
-    }
-    const refusedMs = !refused || this.refusedSince === undefined ? 0 : performance.now() - this.refusedSince;
-    if (refusedMs >= STUCK_MS && this.options.onFatal !== undefined) {
+    const { refusedMs, stuck } = this.refusals.failed(error, performance.now());
+    if (stuck && this.options.onFatal !== undefined) {
       this.logger.error(
         { err: error, refusedMs: Math.round(refusedMs) },
         'the group has refused this job’s commits for too long: exiting for the supervisor to restart it',
