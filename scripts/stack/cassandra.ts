@@ -141,8 +141,14 @@ export class CassandraService implements LocalService {
       `-Xms${heap}`,
       `-Xmx${heap}`,
       '-Xss256k',
+      // One GC thread and short pauses: a young collection of the default (two threads, 300 ms
+      // target) stopped both cores for 60–270 ms every 10–15 s, and every job on the way to
+      // feedback with them (ARCHITECTURE.md, "Cassandra's collections").
       '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=300',
+      '-XX:MaxGCPauseMillis=50',
+      '-XX:ParallelGCThreads=1',
+      '-XX:ConcGCThreads=1',
+      `-Xlog:gc:file=${path.join(path.dirname(this.paths.logFile), 'cassandra-gc.log')}:time,uptime:filecount=4,filesize=10M`,
       '-XX:+ExitOnOutOfMemoryError',
       '-XX:+HeapDumpOnOutOfMemoryError',
       `-XX:HeapDumpPath=${this.paths.dataDir}`,
