@@ -148,7 +148,8 @@ export class CassandraService implements LocalService {
       '-XX:MaxGCPauseMillis=50',
       '-XX:ParallelGCThreads=1',
       '-XX:ConcGCThreads=1',
-      `-Xlog:gc:file=${path.join(path.dirname(this.paths.logFile), 'cassandra-gc.log')}:time,uptime:filecount=4,filesize=10M`,
+      // Quoted: -Xlog separates its parts with colons. The folder exists (the server's log is in it).
+      `-Xlog:gc:file="${path.join(path.dirname(this.paths.logFile), 'cassandra-gc.log')}":time,uptime:filecount=4,filesize=10M`,
       '-XX:+ExitOnOutOfMemoryError',
       '-XX:+HeapDumpOnOutOfMemoryError',
       `-XX:HeapDumpPath=${this.paths.dataDir}`,
