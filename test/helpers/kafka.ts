@@ -59,17 +59,26 @@ export async function endOffsetSum(kafka: Kafka, topic: string): Promise<bigint>
   }
 }
 
-/** Sum of the committed offsets of a consumer group on a topic. */
-export async function committedSum(kafka: Kafka, groupId: string, topic: string): Promise<bigint> {
+/** A consumer group's committed offset of each partition of a topic (-1: none), as kafkajs gives it. */
+export async function committedOffsets(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, string>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (entry?.partitions ?? []).reduce(
-      (sum, p) => sum + (BigInt(p.offset) > 0n ? BigInt(p.offset) : 0n),
-      0n,
-    );
+    return new Map((entry?.partitions ?? []).map((p) => [p.partition, p.offset]));
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Sum of the committed offsets of a consumer group on a topic. */
+export async function committedSum(kafka: Kafka, groupId: string, topic: string): Promise<bigint> {
+  let sum = 0n;
+  for (const offset of (await committedOffsets(kafka, groupId, topic)).values())
+    if (BigInt(offset) > 0n) sum += BigInt(offset);
+  return sum;
 }

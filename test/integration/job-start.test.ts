@@ -8,20 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ensureTopicsWith } from '../../core/kafka/index.js';
 import { positionNewGroup } from '../../speed/runtime/topics.js';
 import { kafkaClient } from '../helpers/context.js';
+import { committedOffsets } from '../helpers/kafka.js';
 import { uniqueName } from '../helpers/names.js';
 
 const kafka = kafkaClient();
-
-async function committed(groupId: string, topic: string): Promise<Map<number, string>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((offsets?.partitions ?? []).map((p) => [p.partition, p.offset]));
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 describe('positioning a new job’s group', () => {
   const producer = kafka.producer();
@@ -53,7 +43,7 @@ describe('positioning a new job’s group', () => {
 
       const latest = uniqueName('latest');
       await positionNewGroup(kafka, latest, topic, 'latest');
-      expect(await committed(latest, topic)).toEqual(
+      expect(await committedOffsets(kafka, latest, topic)).toEqual(
         new Map([
           [0, '5'],
           [1, '5'],
@@ -61,7 +51,7 @@ describe('positioning a new job’s group', () => {
       );
       const fromTime = uniqueName('from-time');
       await positionNewGroup(kafka, fromTime, topic, t0 + 30_000);
-      expect(await committed(fromTime, topic)).toEqual(
+      expect(await committedOffsets(kafka, fromTime, topic)).toEqual(
         new Map([
           [0, '3'],
           [1, '3'],
@@ -69,7 +59,7 @@ describe('positioning a new job’s group', () => {
       );
       // Positioned once: a later start (an update, a restart) continues from what it committed.
       await positionNewGroup(kafka, latest, topic, t0);
-      expect(await committed(latest, topic)).toEqual(
+      expect(await committedOffsets(kafka, latest, topic)).toEqual(
         new Map([
           [0, '5'],
           [1, '5'],

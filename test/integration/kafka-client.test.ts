@@ -13,6 +13,7 @@ import {
   type Kafka,
 } from '../../core/kafka/index.js';
 import { kafkaClient } from '../helpers/context.js';
+import { committedOffsets } from '../helpers/kafka.js';
 import { uniqueName } from '../helpers/names.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -26,11 +27,6 @@ const consumers: Consumer[] = [];
 async function endOffsets(topic: string): Promise<Map<number, string>> {
   const offsets = await admin.fetchTopicOffsets(topic);
   return new Map(offsets.map((o) => [o.partition, o.high]));
-}
-
-async function committedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
-  const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  return new Map((entry?.partitions ?? []).map((p) => [p.partition, p.offset]));
 }
 
 async function produce(topic: string, count: number, prefix: string): Promise<void> {
@@ -123,7 +119,7 @@ describe('kafkajs against the stack broker', () => {
     const ends = await endOffsets(topic);
     await waitFor(
       async () => {
-        const committed = await committedOffsets(groupId, topic);
+        const committed = await committedOffsets(kafka, groupId, topic);
         return [...ends].every(([partition, high]) => committed.get(partition) === high);
       },
       { description: 'committed offsets at the end of every partition' },
@@ -179,7 +175,7 @@ describe('kafkajs against the stack broker', () => {
       await producer.disconnect();
     }
 
-    expect((await committedOffsets(groupId, input)).get(0)).toBe('5');
+    expect((await committedOffsets(kafka, groupId, input)).get(0)).toBe('5');
 
     const received: string[] = [];
     const reader = kafka.consumer({ groupId: uniqueName('reader'), readUncommitted: false });
