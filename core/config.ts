@@ -44,6 +44,11 @@ const VARIABLES = {
   TRIBUTARY_HOME: z.string().min(1).default(path.join(PROJECT_ROOT, '.tributary')),
   TRIBUTARY_CACHE: z.string().min(1).optional(),
   TRIBUTARY_MIGRATIONS_DIR: z.string().min(1).optional(),
+  STACK_LOG_SIZE: z
+    .string()
+    .trim()
+    .regex(/^[1-9]\d*(KB|MB)$/, 'a size such as 10MB or 512KB')
+    .default('10MB'),
   LOG_LEVEL: logLevel.default('info'),
   KAFKA_BROKERS: hostPortList.optional(),
   KAFKA_PORT: port.default(9092),
@@ -120,6 +125,8 @@ export interface Config {
   readonly projectRoot: string;
   /** Holds postgres/*.sql and cassandra/*.cql schema migrations; the shipped ones by default. */
   readonly migrationsDir: string;
+  /** The local Kafka's and Cassandra's own logs roll at this size ('10MB', '512KB'). */
+  readonly stackLogSize: string;
   readonly logLevel: z.infer<typeof logLevel>;
   readonly kafka: ServiceEndpoint & {
     readonly brokers: readonly string[];
@@ -223,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheDir: path.resolve(v.TRIBUTARY_CACHE ?? path.join(home, 'cache')),
     projectRoot: PROJECT_ROOT,
     migrationsDir: path.resolve(v.TRIBUTARY_MIGRATIONS_DIR ?? path.join(PROJECT_ROOT, 'migrations')),
+    stackLogSize: v.STACK_LOG_SIZE,
     logLevel: v.LOG_LEVEL,
     kafka: {
       local: v.KAFKA_BROKERS === undefined,

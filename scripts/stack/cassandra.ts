@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Config } from '../../core/config.js';
 import { probeCassandra } from '../../core/cassandra/index.js';
 import type { Logger } from '../../core/logger.js';
-import type { StackLayout } from './layout.js';
+import { SERVER_LOGS_KEPT, type StackLayout } from './layout.js';
 import { fetchJars } from './maven.js';
 import { runningPid, startDetached, stopProcess } from './processes.js';
 import { waitUntilReady } from './readiness.js';
@@ -76,15 +76,30 @@ batch_size_fail_threshold: 640KiB
 `;
 }
 
-const LOGBACK_XML = `<configuration scan="false">
-  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+/** Cassandra's logging (logback): its own log, rolled by size. The path is XML-escaped. */
+function logbackXml(logFile: string, size: string): string {
+  const file = logFile.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<configuration scan="false">
+  <appender name="FILE" class="ch.qos.logback.core.rolling.RollingFileAppender">
+    <file>${file}</file>
+    <rollingPolicy class="ch.qos.logback.core.rolling.FixedWindowRollingPolicy">
+      <fileNamePattern>${file}.%i</fileNamePattern>
+      <minIndex>1</minIndex>
+      <maxIndex>${SERVER_LOGS_KEPT}</maxIndex>
+    </rollingPolicy>
+    <triggeringPolicy class="ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy">
+      <maxFileSize>${size}</maxFileSize>
+      <!-- logback looks at the size once a minute by default: too late for a small size -->
+      <checkIncrement>1 second</checkIncrement>
+    </triggeringPolicy>
     <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
   </appender>
   <logger name="org.apache.cassandra" level="INFO"/>
   <logger name="com.datastax" level="WARN"/>
-  <root level="INFO"><appender-ref ref="STDOUT"/></root>
+  <root level="INFO"><appender-ref ref="FILE"/></root>
 </configuration>
 `;
+}
 
 export class CassandraService implements LocalService {
   readonly name = 'cassandra' as const;
@@ -132,7 +147,10 @@ export class CassandraService implements LocalService {
       path.join(this.paths.confDir, 'cassandra.yaml'),
       cassandraYaml(this.config, this.paths.dataDir),
     );
-    await writeFile(path.join(this.paths.confDir, 'logback.xml'), LOGBACK_XML);
+    await writeFile(
+      path.join(this.paths.confDir, 'logback.xml'),
+      logbackXml(this.paths.logFile, this.config.stackLogSize),
+    );
   }
 
   private jvmArgs(): string[] {
@@ -178,7 +196,7 @@ export class CassandraService implements LocalService {
     const pid = await startDetached({
       command: 'java',
       args: [...this.jvmArgs(), 'org.apache.cassandra.service.CassandraDaemon'],
-      logFile: this.paths.logFile,
+      outputFile: this.paths.outFile,
       pidFile: this.paths.pidFile,
     });
     this.logger.info({ pid, log: this.paths.logFile }, 'Cassandra started');
@@ -197,7 +215,7 @@ export class CassandraService implements LocalService {
       {
         name: 'Cassandra',
         pidFile: this.paths.pidFile,
-        logFile: this.paths.logFile,
+        logFiles: [this.paths.logFile, this.paths.outFile],
         probe: () => this.probe(),
       },
       timeoutMs,

@@ -7,7 +7,7 @@ import type { Config } from '../../core/config.js';
 import { probeKafka } from '../../core/kafka/index.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { runChecked } from './commands.js';
-import type { StackLayout } from './layout.js';
+import { SERVER_LOGS_KEPT, type StackLayout } from './layout.js';
 import { fetchJars } from './maven.js';
 import { runningPid, startDetached, stopProcess } from './processes.js';
 import { waitUntilReady } from './readiness.js';
@@ -49,13 +49,23 @@ function serverProperties(config: Config, dataDir: string): string {
   ].join('\n');
 }
 
-const LOG4J2_PROPERTIES = `status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
+/** Kafka 4.x's logging (log4j 2): its own log, rolled at STACK_LOG_SIZE, the chatty loggers at WARN. */
+function log4j2Properties(logFile: string, size: string): string {
+  return `status = warn
+appender.file.type = RollingFile
+appender.file.name = FILE
+appender.file.fileName = ${logFile}
+appender.file.filePattern = ${logFile}.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = ${size}
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = ${SERVER_LOGS_KEPT}
+appender.file.strategy.fileIndex = min
 rootLogger.level = INFO
-rootLogger.appenderRef.stdout.ref = STDOUT
+rootLogger.appenderRef.file.ref = FILE
 logger.kafka.name = kafka
 logger.kafka.level = INFO
 logger.state.name = state.change.logger
@@ -63,6 +73,22 @@ logger.state.level = WARN
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
 `;
+}
+
+/** The same for Kafka 3.x (reload4j, log4j 1's configuration). */
+function log4jProperties(logFile: string, size: string): string {
+  return `log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=${logFile}
+log4j.appender.file.MaxFileSize=${size}
+log4j.appender.file.MaxBackupIndex=${SERVER_LOGS_KEPT}
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.request.logger=WARN
+`;
+}
 
 /** A Kafka cluster id: 16 random bytes, base64url, never starting with '-' (it would parse as a flag). */
 function clusterId(): string {
@@ -122,7 +148,14 @@ export class KafkaService implements LocalService {
     await mkdir(this.paths.confDir, { recursive: true });
     await mkdir(this.paths.dataDir, { recursive: true });
     await writeFile(this.propertiesFile, serverProperties(this.config, this.paths.dataDir));
-    await writeFile(path.join(this.paths.confDir, 'log4j2.properties'), LOG4J2_PROPERTIES);
+    await writeFile(
+      path.join(this.paths.confDir, 'log4j2.properties'),
+      log4j2Properties(this.paths.logFile, this.config.stackLogSize),
+    );
+    await writeFile(
+      path.join(this.paths.confDir, 'log4j.properties'),
+      log4jProperties(this.paths.logFile, this.config.stackLogSize),
+    );
     if (!existsSync(path.join(this.paths.dataDir, 'logs', 'meta.properties'))) {
       this.logger.info({ dataDir: this.paths.dataDir }, 'formatting Kafka storage');
       await runChecked('formatting Kafka storage', 'java', [
@@ -147,6 +180,7 @@ export class KafkaService implements LocalService {
       '-XX:+ExitOnOutOfMemoryError',
       '-Djava.awt.headless=true',
       `-Dlog4j2.configurationFile=${path.join(this.paths.confDir, 'log4j2.properties')}`,
+      `-Dlog4j.configuration=file:${path.join(this.paths.confDir, 'log4j.properties')}`,
       `-Dkafka.logs.dir=${path.dirname(this.paths.logFile)}`,
       '-cp',
       `${this.lib}/*`,
@@ -158,7 +192,7 @@ export class KafkaService implements LocalService {
     const pid = await startDetached({
       command: 'java',
       args: [...this.jvmArgs(this.config.kafka.heap), 'kafka.Kafka', this.propertiesFile],
-      logFile: this.paths.logFile,
+      outputFile: this.paths.outFile,
       pidFile: this.paths.pidFile,
     });
     this.logger.info({ pid, log: this.paths.logFile }, 'Kafka started');
@@ -172,7 +206,12 @@ export class KafkaService implements LocalService {
 
   waitReady(timeoutMs: number): Promise<void> {
     return waitUntilReady(
-      { name: 'Kafka', pidFile: this.paths.pidFile, logFile: this.paths.logFile, probe: () => this.probe() },
+      {
+        name: 'Kafka',
+        pidFile: this.paths.pidFile,
+        logFiles: [this.paths.logFile, this.paths.outFile],
+        probe: () => this.probe(),
+      },
       timeoutMs,
     );
   }

@@ -7,9 +7,21 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 export interface ServiceLayout {
   readonly dataDir: string;
   readonly confDir: string;
+  /** The server's log. Kafka and Cassandra write it themselves and roll it (SERVER_LOGS_KEPT). */
   readonly logFile: string;
+  /**
+   * What a JVM prints outside its logger (a bad flag, a heap too small, a crash), appended and
+   * small; PostgreSQL's output is its log.
+   */
+  readonly outFile: string;
   readonly pidFile: string;
 }
+
+/**
+ * Kafka's and Cassandra's logs roll at STACK_LOG_SIZE (10 MB by default), keeping this many older
+ * files (`<service>.log.1` the newest): at most 60 MB each, however long the stack runs.
+ */
+export const SERVER_LOGS_KEPT = 5;
 
 export class StackLayout {
   constructor(
@@ -35,6 +47,7 @@ export class StackLayout {
       dataDir: path.join(this.home, 'data', name),
       confDir: path.join(this.home, 'conf', name),
       logFile: path.join(this.logsDir, `${name}.log`),
+      outFile: path.join(this.logsDir, `${name}.out`),
       pidFile: path.join(this.runDir, `${name}.pid`),
     };
   }

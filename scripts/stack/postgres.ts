@@ -186,7 +186,7 @@ export class PostgresService implements LocalService {
         '-c',
         'fsync=on',
       ],
-      logFile: this.paths.logFile,
+      outputFile: this.paths.logFile,
       pidFile: this.paths.pidFile,
       ...(runAs ?? {}),
     });
@@ -203,7 +203,7 @@ export class PostgresService implements LocalService {
       {
         name: 'PostgreSQL',
         pidFile: this.paths.pidFile,
-        logFile: this.paths.logFile,
+        logFiles: [this.paths.logFile],
         probe: () => probePostgres(this.adminUrl).then(() => undefined),
       },
       timeoutMs,

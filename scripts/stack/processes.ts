@@ -3,7 +3,7 @@
  * stopped gracefully then forcibly. Linux only (reads /proc).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -49,7 +49,8 @@ export async function runningPid(pidFile: string): Promise<number | undefined> {
 export interface StartOptions {
   readonly command: string;
   readonly args: readonly string[];
-  readonly logFile: string;
+  /** Where its stdout and stderr go, appended, after a line that marks this start. */
+  readonly outputFile: string;
   readonly pidFile: string;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -57,12 +58,13 @@ export interface StartOptions {
   readonly gid?: number;
 }
 
-/** Starts a detached process writing stdout and stderr to its log file; returns its pid. */
+/** Starts a detached process writing stdout and stderr to its output file; returns its pid. */
 export async function startDetached(options: StartOptions): Promise<number> {
-  await mkdir(path.dirname(options.logFile), { recursive: true });
+  await mkdir(path.dirname(options.outputFile), { recursive: true });
   await mkdir(path.dirname(options.pidFile), { recursive: true });
-  const fd = openSync(options.logFile, 'a');
+  const fd = openSync(options.outputFile, 'a');
   try {
+    writeSync(fd, `--- ${new Date().toISOString()} starting ${options.command} ---\n`);
     const child = spawn(options.command, options.args, {
       detached: true,
       stdio: ['ignore', fd, fd],

@@ -1,4 +1,5 @@
 /** Waiting for a freshly started server: probe until it answers, fail fast if its process dies. */
+import { existsSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { TributaryError, describeError } from '../../core/errors.js';
 import { isAlive, readPid, tailFile } from './processes.js';
@@ -6,7 +7,8 @@ import { isAlive, readPid, tailFile } from './processes.js';
 export interface ReadinessTarget {
   readonly name: string;
   readonly pidFile: string;
-  readonly logFile: string;
+  /** The server's log, then anything else it writes to (what it printed outside its logger). */
+  readonly logFiles: readonly string[];
   readonly probe: () => Promise<void>;
 }
 
@@ -24,18 +26,28 @@ export async function waitUntilReady(target: ReadinessTarget, timeoutMs: number)
     if (pid === undefined || !isAlive(pid)) {
       throw new TributaryError(
         'SERVER_START_FAILED',
-        `${target.name} exited during start-up. Last lines of its log:\n${await tailFile(target.logFile, 30)}\n` +
-          `Full log: ${target.logFile}`,
+        `${target.name} exited during start-up. ${await lastLines(target.logFiles, 30)}`,
       );
     }
     if (Date.now() >= deadline) {
       throw new TributaryError(
         'SERVER_NOT_READY',
         `${target.name} did not answer within ${Math.round(timeoutMs / 1000)} s (last error: ${describeError(lastError)}). ` +
-          `Last lines of its log:\n${await tailFile(target.logFile, 20)}\nFull log: ${target.logFile}`,
+          (await lastLines(target.logFiles, 20)),
         { retriable: true },
       );
     }
     await delay(500);
   }
+}
+
+/** The end of the server's log, and of each other file it wrote something to, each with its path. */
+async function lastLines(files: readonly string[], lines: number): Promise<string> {
+  const parts: string[] = [];
+  for (const [i, file] of files.entries()) {
+    if (i > 0 && !existsSync(file)) continue;
+    const tail = await tailFile(file, lines);
+    parts.push(`Last lines of ${file}:\n${tail}`);
+  }
+  return parts.join('\n');
 }

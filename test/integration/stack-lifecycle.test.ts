@@ -3,7 +3,7 @@
  * stack the other tests use is never touched: up twice is a no-op, down stops exactly what up started,
  * up again works; a port in use and a server dying at start-up give clear errors.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,19 @@ interface StatusRow {
 let home: string;
 let env: NodeJS.ProcessEnv;
 
+/** Small enough that every start of Kafka and Cassandra rolls their logs several times. */
+const LOG_SIZE_KB = 16;
+
+/** The rolled files of a server's log in `logs/`, newest first, with their sizes. */
+async function logFiles(service: string): Promise<{ name: string; bytes: number }[]> {
+  const names = (await readdir(path.join(home, 'logs')))
+    .filter((name) => name === `${service}.log` || name.startsWith(`${service}.log.`))
+    .sort((a, b) => a.length - b.length || a.localeCompare(b));
+  return Promise.all(
+    names.map(async (name) => ({ name, bytes: (await stat(path.join(home, 'logs', name))).size })),
+  );
+}
+
 async function status(): Promise<StatusRow[]> {
   const result = await runCli(['stack', 'status', '--json'], env);
   return JSON.parse(result.stdout) as StatusRow[];
@@ -39,6 +52,7 @@ beforeAll(async () => {
     CASSANDRA_STORAGE_PORT: '29000',
     CASSANDRA_HEAP: '512m',
     PG_PORT: '29432',
+    STACK_LOG_SIZE: `${LOG_SIZE_KB}KB`,
   };
 });
 
@@ -62,6 +76,25 @@ describe('stack lifecycle', () => {
       ['cassandra', 'healthy'],
       ['postgres', 'healthy'],
     ]);
+
+    // The servers write and roll their own logs; what their JVMs print goes to the .out file.
+    for (const [service, logLine] of [
+      ['kafka', /^\[\d{4}-\d\d-\d\d [\d:,]+\] INFO /m],
+      ['cassandra', /^INFO {2}\[\S+\] \d{4}-\d\d-\d\d /m],
+    ] as const) {
+      const files = await logFiles(service);
+      expect(files.map((f) => f.name)).toEqual([
+        `${service}.log`,
+        ...[1, 2, 3, 4, 5].map((i) => `${service}.log.${i}`),
+      ]);
+      // Cassandra's logger looks at the size once a second, so a file can pass it by a second's lines.
+      for (const file of files) expect(file.bytes).toBeLessThan(4 * LOG_SIZE_KB * 1024);
+      const previous = await readFile(path.join(home, 'logs', `${service}.log.1`), 'utf8');
+      expect(previous).toMatch(logLine);
+      const out = await readFile(path.join(home, 'logs', `${service}.out`), 'utf8');
+      expect(out).toMatch(/^--- \S+ starting java ---$/m);
+      expect(out).not.toMatch(logLine);
+    }
 
     const second = await runCli(['stack', 'up'], env);
     expect(second.code).toBe(0);
@@ -114,5 +147,6 @@ describe('stack lifecycle', () => {
     expect(result.stderr).toContain('Kafka exited during start-up');
     expect(result.stderr).toMatch(/heap/i);
     expect(result.stderr).toContain(path.join(home, 'logs', 'kafka.log'));
+    expect(result.stderr).toContain(path.join(home, 'logs', 'kafka.out'));
   });
 });
