@@ -2,9 +2,9 @@
  * Cassandra, then Kafka, unresponsive in the middle of a backlog: the real server frozen (SIGSTOP, as
  * in a long GC pause or a network partition) until the jobs' requests to it have timed out, then
  * thawed (SIGCONT). The jobs restore their state and retry; none is paused as if its use case were
- * failing, none crashes; every job catches up, and the effects are exact: the views count every
- * record once, no input or finding is sent twice, and the findings stored as delivered are exactly
- * those on `feedback`.
+ * failing, none crashes (but see STUCK_MS below for Kafka); every job catches up, and the effects
+ * are exact: the views count every record once, no input or finding is sent twice, and the findings
+ * stored as delivered are exactly those on `feedback`.
  */
 import { describe, expect, it } from 'vitest';
 import { upstreamOffset } from '../../ingest/validation/index.js';
@@ -28,15 +28,20 @@ const kafka = kafkaClient();
 const cassandra = cassandraClient();
 const RECORDS = 100_000;
 
-/** The jobs that logged a failure they recover from, from the supervisor's output (its workers' logs). */
-function jobsThatFailed(output: string): Set<string> {
+/** The jobs that logged a message containing `text`, from the supervisor's output (its workers' logs). */
+function jobsThatLogged(output: string, text: string): Set<string> {
   const jobs = new Set<string>();
   for (const line of output.split('\n')) {
-    if (!line.includes('restoring the state and retrying')) continue;
+    if (!line.includes(text)) continue;
     const entry = JSON.parse(line) as { job?: string; msg?: string };
-    if (entry.msg?.endsWith('restoring the state and retrying') === true) jobs.add(entry.job ?? '');
+    if (entry.msg?.includes(text) === true) jobs.add(entry.job ?? '');
   }
   return jobs;
+}
+
+/** The jobs that logged a failure they recover from. */
+function jobsThatFailed(output: string): Set<string> {
+  return jobsThatLogged(output, 'restoring the state and retrying');
 }
 
 async function serverPid(name: string): Promise<number> {
@@ -57,15 +62,15 @@ async function serverPid(name: string): Promise<number> {
  * timeout (a frozen broker shows in no job's log until it answers again, so there is nothing else
  * to wait for).
  *
- * The Kafka case runs only with TRIBUTARY_TEST_KAFKA_FREEZE=1. The broker fences itself when it
- * wakes (its KRaft session timed out) and drops every group's members; kafkajs's rejoin then
- * sometimes fails and leaves a consumer fetching with no member id and no heartbeat, its every
- * commit refused. It passed 6 runs of 8 here; the runtime now hands membership errors back to
- * kafkajs and, stuck anyway, exits after STUCK_MS of failed checkpoints for its supervisor to
- * restart it, which this test (no restart, nothing sent twice) counts as a failure.
+ * The broker fences itself when it wakes (its KRaft session timed out) and drops every group's
+ * members; kafkajs's rejoin then sometimes fails and leaves a consumer fetching with no member id
+ * and no heartbeat, its every commit refused (2 runs of 8 here). The runtime hands membership errors
+ * back to kafkajs and, stuck anyway, exits after STUCK_MS of refused commits for its supervisor to
+ * restart it. So after a Kafka outage a job may have been restarted, and then it re-sent what
+ * followed its last checkpoint, with the same identities (README, "Delivery guarantees"): what
+ * reaches a consumer that drops repeats is still exact. After a Cassandra outage no job restarts.
  */
 type Outage = [string, (output: string, frozenMs: number) => boolean];
-const KAFKA_FREEZE: Outage = ['kafka', (_output, frozenMs) => frozenMs >= 35_000];
 const OUTAGES: Outage[] = [
   [
     'cassandra',
@@ -74,7 +79,7 @@ const OUTAGES: Outage[] = [
       return failed.has('validation') && failed.has('delivery') && frozenMs >= 170_000;
     },
   ],
-  ...(process.env.TRIBUTARY_TEST_KAFKA_FREEZE === '1' ? [KAFKA_FREEZE] : []),
+  ['kafka', (_output, frozenMs) => frozenMs >= 35_000],
 ];
 
 describe.each(OUTAGES)('%s unresponsive mid-stream', (server, thaw) => {
@@ -107,8 +112,16 @@ describe.each(OUTAGES)('%s unresponsive mid-stream', (server, thaw) => {
       description: `every job to catch up once ${server} answers`,
     });
     const statuses = await jobStatuses(url);
-    // Not one crashed: what follows is what a living job guarantees.
-    for (const s of statuses) expect([s.job, s.state, s.restarts]).toEqual([s.job, 'running', 0]);
+    // None paused; none crashed, except a job that Kafka's outage left outside its group (above).
+    for (const s of statuses) expect([s.job, s.state]).toEqual([s.job, 'running']);
+    const restarted = new Set(statuses.filter((s) => s.restarts > 0).map((s) => s.job));
+    if (server === 'cassandra') expect(restarted).toEqual(new Set());
+    if (restarted.size > 0) {
+      // …and only by exiting as stuck outside its group, nothing else.
+      const stuck = jobsThatLogged(speed.output(), 'refused this job’s commits for too long');
+      for (const job of restarted) expect([job, stuck.has(job)]).toEqual([job, true]);
+      console.info(`[speed-outage] ${server}: restarted as stuck: ${[...restarted].join(', ')}`);
+    }
     expect(await speed.stop()).toBe(0);
 
     const feedback = await findingIdsOn(kafka, world.config.topics.feedback);
@@ -121,12 +134,13 @@ describe.each(OUTAGES)('%s unresponsive mid-stream', (server, thaw) => {
       .map((r) => String(r.get('finding_id')));
     // A job whose checkpoint failed handles again what followed its last one, to rebuild its state,
     // but sends nothing again that it had sent: each input once on records.valid, each finding once
-    // on feedback (a crash would re-send: README, "Delivery guarantees").
+    // on feedback. A restarted one re-sends, identically: each input and finding is there, and
+    // nothing else.
     const passed = await readTopic(kafka, world.config.topics.valid);
     const sources = new Set(passed.map((m) => `${m.partition}:${String(upstreamOffset(m.message.headers))}`));
-    expect(sources.size).toBe(passed.length);
-    expect(passed).toHaveLength(valid);
-    expect(new Set(feedback).size).toBe(feedback.length);
-    expect(delivered.sort()).toEqual([...feedback].sort());
+    expect(sources.size).toBe(valid);
+    if (!restarted.has('validation')) expect(passed).toHaveLength(valid);
+    if (!restarted.has('delivery')) expect(new Set(feedback).size).toBe(feedback.length);
+    expect(delivered.sort()).toEqual([...new Set(feedback)].sort());
   });
 });
