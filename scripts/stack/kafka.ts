@@ -13,14 +13,6 @@ import { runningPid, startDetached, stopProcess } from './processes.js';
 import { waitUntilReady } from './readiness.js';
 import { describeService, type LocalService, type ServiceStatus } from './service.js';
 
-/**
- * The broker brings no logging backend. 4.x ships log4j-core 2.24.3 with slf4j-api 1.7 (so the
- * log4j-slf4j-impl binding at that version); 3.9.x uses reload4j. Empty means the 3.x binding.
- */
-function log4jVersion(kafkaVersion: string): string {
-  return kafkaVersion.startsWith('3.') ? '' : '2.24.3';
-}
-
 function serverProperties(config: Config, dataDir: string): string {
   const { port, controllerPort } = config.kafka;
   return [
@@ -90,6 +82,38 @@ log4j.logger.kafka.request.logger=WARN
 `;
 }
 
+/** The logging backend a broker version needs: its jars, its configuration file and the flag that names it. */
+interface LoggingBackend {
+  artifacts: { groupId: string; artifactId: string; version: string }[];
+  file: string;
+  properties: (logFile: string, size: string) => string;
+  flag: (file: string) => string;
+}
+
+/**
+ * The broker brings no logging backend. 4.x ships log4j-core 2.24.3 with slf4j-api 1.7 (so the
+ * log4j-slf4j-impl binding at that version); 3.9.x uses reload4j.
+ */
+function loggingBackend(kafkaVersion: string): LoggingBackend {
+  if (kafkaVersion.startsWith('3.')) {
+    return {
+      artifacts: [
+        { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' },
+        { groupId: 'ch.qos.reload4j', artifactId: 'reload4j', version: '1.2.25' },
+      ],
+      file: 'log4j.properties',
+      properties: log4jProperties,
+      flag: (file) => `-Dlog4j.configuration=file:${file}`,
+    };
+  }
+  return {
+    artifacts: [{ groupId: 'org.apache.logging.log4j', artifactId: 'log4j-slf4j-impl', version: '2.24.3' }],
+    file: 'log4j2.properties',
+    properties: log4j2Properties,
+    flag: (file) => `-Dlog4j2.configurationFile=${file}`,
+  };
+}
+
 /** A Kafka cluster id: 16 random bytes, base64url, never starting with '-' (it would parse as a flag). */
 function clusterId(): string {
   for (;;) {
@@ -102,6 +126,7 @@ export class KafkaService implements LocalService {
   readonly name = 'kafka' as const;
   private readonly paths;
   private readonly lib: string;
+  private readonly logging: LoggingBackend;
 
   constructor(
     private readonly config: Config,
@@ -110,6 +135,7 @@ export class KafkaService implements LocalService {
   ) {
     this.paths = layout.service('kafka');
     this.lib = path.join(layout.jarsDir('kafka', config.kafka.version), 'lib');
+    this.logging = loggingBackend(config.kafka.version);
   }
 
   get local(): boolean {
@@ -132,30 +158,20 @@ export class KafkaService implements LocalService {
     return path.join(this.paths.confDir, 'server.properties');
   }
 
+  private get loggingFile(): string {
+    return path.join(this.paths.confDir, this.logging.file);
+  }
+
   async prepare(): Promise<void> {
     const version = this.config.kafka.version;
-    const artifacts = [{ groupId: 'org.apache.kafka', artifactId: 'kafka_2.13', version }];
-    const log4j = log4jVersion(version);
-    if (log4j === '') {
-      artifacts.push(
-        { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' },
-        { groupId: 'ch.qos.reload4j', artifactId: 'reload4j', version: '1.2.25' },
-      );
-    } else {
-      artifacts.push({ groupId: 'org.apache.logging.log4j', artifactId: 'log4j-slf4j-impl', version: log4j });
-    }
-    await fetchJars(this.layout.jarsDir('kafka', version), 'kafka', artifacts);
+    await fetchJars(this.layout.jarsDir('kafka', version), 'kafka', [
+      { groupId: 'org.apache.kafka', artifactId: 'kafka_2.13', version },
+      ...this.logging.artifacts,
+    ]);
     await mkdir(this.paths.confDir, { recursive: true });
     await mkdir(this.paths.dataDir, { recursive: true });
     await writeFile(this.propertiesFile, serverProperties(this.config, this.paths.dataDir));
-    await writeFile(
-      path.join(this.paths.confDir, 'log4j2.properties'),
-      log4j2Properties(this.paths.logFile, this.config.stackLogSize),
-    );
-    await writeFile(
-      path.join(this.paths.confDir, 'log4j.properties'),
-      log4jProperties(this.paths.logFile, this.config.stackLogSize),
-    );
+    await writeFile(this.loggingFile, this.logging.properties(this.paths.logFile, this.config.stackLogSize));
     if (!existsSync(path.join(this.paths.dataDir, 'logs', 'meta.properties'))) {
       this.logger.info({ dataDir: this.paths.dataDir }, 'formatting Kafka storage');
       await runChecked('formatting Kafka storage', 'java', [
@@ -179,8 +195,7 @@ export class KafkaService implements LocalService {
       '-XX:MaxGCPauseMillis=20',
       '-XX:+ExitOnOutOfMemoryError',
       '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=${path.join(this.paths.confDir, 'log4j2.properties')}`,
-      `-Dlog4j.configuration=file:${path.join(this.paths.confDir, 'log4j.properties')}`,
+      this.logging.flag(this.loggingFile),
       `-Dkafka.logs.dir=${path.dirname(this.paths.logFile)}`,
       '-cp',
       `${this.lib}/*`,

@@ -121,7 +121,8 @@ export async function stopProcess(
   return outcome;
 }
 
-export async function tailFile(file: string, lines: number): Promise<string> {
+/** The last `lines` lines of a file; undefined when it cannot be read (never written). */
+export async function tailFile(file: string, lines: number): Promise<string | undefined> {
   try {
     const text = await readFile(file, 'utf8');
     return text
@@ -130,7 +131,7 @@ export async function tailFile(file: string, lines: number): Promise<string> {
       .join('\n')
       .trimEnd();
   } catch {
-    return '(no log written)';
+    return undefined;
   }
 }
 

@@ -1,5 +1,4 @@
 /** Waiting for a freshly started server: probe until it answers, fail fast if its process dies. */
-import { existsSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { TributaryError, describeError } from '../../core/errors.js';
 import { isAlive, readPid, tailFile } from './processes.js';
@@ -45,9 +44,9 @@ export async function waitUntilReady(target: ReadinessTarget, timeoutMs: number)
 async function lastLines(files: readonly string[], lines: number): Promise<string> {
   const parts: string[] = [];
   for (const [i, file] of files.entries()) {
-    if (i > 0 && !existsSync(file)) continue;
     const tail = await tailFile(file, lines);
-    parts.push(`Last lines of ${file}:\n${tail}`);
+    // The first file is the server's log: say so when it was never written. The others only matter when present.
+    if (tail !== undefined || i === 0) parts.push(`Last lines of ${file}:\n${tail ?? '(no log written)'}`);
   }
   return parts.join('\n');
 }

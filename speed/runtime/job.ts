@@ -97,6 +97,9 @@ const MAX_BACKOFF_MS = 10_000;
 const CHECKPOINT_RECORDS = 2_500;
 /** See RefusalClock (refusals.ts). */
 const STUCK_MS = 120_000;
+/** What a job logs when it exits for being stuck (tests look for it in a supervisor's output). */
+export const STUCK_EXIT_MESSAGE =
+  'the group has refused this job’s commits for too long: exiting for the supervisor to restart it';
 
 export class Job<T> {
   readonly groupId: string;
@@ -546,10 +549,7 @@ export class Job<T> {
   private async checkpointFailed(error: unknown): Promise<void> {
     const { refusedMs, stuck } = this.refusals.failed(error, performance.now());
     if (stuck && this.options.onFatal !== undefined) {
-      this.logger.error(
-        { err: error, refusedMs: Math.round(refusedMs) },
-        'the group has refused this job’s commits for too long: exiting for the supervisor to restart it',
-      );
+      this.logger.error({ err: error, refusedMs: Math.round(refusedMs) }, STUCK_EXIT_MESSAGE);
       this.options.onFatal(error);
       return;
     }

@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { upstreamOffset } from '../../ingest/validation/index.js';
+import { STUCK_EXIT_MESSAGE } from '../../speed/runtime/job.js';
 import { runCli } from '../helpers/cli.js';
 import { cassandraClient, kafkaClient } from '../helpers/context.js';
 import { readTopic } from '../helpers/kafka.js';
@@ -118,7 +119,7 @@ describe.each(OUTAGES)('%s unresponsive mid-stream', (server, thaw) => {
     if (server === 'cassandra') expect(restarted).toEqual(new Set());
     if (restarted.size > 0) {
       // …and only by exiting as stuck outside its group, nothing else.
-      const stuck = jobsThatLogged(speed.output(), 'refused this job’s commits for too long');
+      const stuck = jobsThatLogged(speed.output(), STUCK_EXIT_MESSAGE);
       for (const job of restarted) expect([job, stuck.has(job)]).toEqual([job, true]);
       console.info(`[speed-outage] ${server}: restarted as stuck: ${[...restarted].join(', ')}`);
     }
