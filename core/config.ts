@@ -125,7 +125,10 @@ export interface Config {
   readonly projectRoot: string;
   /** Holds postgres/*.sql and cassandra/*.cql schema migrations; the shipped ones by default. */
   readonly migrationsDir: string;
-  /** The local Kafka's and Cassandra's own logs roll at this size ('10MB', '512KB'). */
+  /**
+   * The local Kafka's and Cassandra's own logs roll at this size ('10MB', '512KB'); the servers'
+   * output files (`.out`, PostgreSQL's log) at a start when over it.
+   */
   readonly stackLogSize: string;
   readonly logLevel: z.infer<typeof logLevel>;
   readonly kafka: ServiceEndpoint & {

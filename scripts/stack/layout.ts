@@ -19,9 +19,17 @@ export interface ServiceLayout {
 
 /**
  * Kafka's and Cassandra's logs roll at STACK_LOG_SIZE (10 MB by default), keeping this many older
- * files (`<service>.log.1` the newest): at most 60 MB each, however long the stack runs.
+ * files (`<service>.log.1` the newest): at most 60 MB each, however long the stack runs. The servers'
+ * output files (`.out`, PostgreSQL's log) keep as many, rolled at a start (rollIfLarge).
  */
 export const SERVER_LOGS_KEPT = 5;
+
+/** STACK_LOG_SIZE (`<n>KB` or `<n>MB`, as the config validates it) in bytes. */
+export function logSizeBytes(size: string): number {
+  const match = /^(\d+)(KB|MB)$/.exec(size);
+  if (match === null) throw new Error(`not a log size: ${size}`);
+  return Number(match[1]) * (match[2] === 'MB' ? 1024 * 1024 : 1024);
+}
 
 export class StackLayout {
   constructor(

@@ -4,10 +4,11 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { TributaryError } from '../../core/errors.js';
+import { SERVER_LOGS_KEPT } from './layout.js';
 
 export function isAlive(pid: number): boolean {
   try {
@@ -51,6 +52,11 @@ export interface StartOptions {
   readonly args: readonly string[];
   /** Where its stdout and stderr go, appended, after a line that marks this start. */
   readonly outputFile: string;
+  /**
+   * An output file this large or larger is rolled before the start (`<file>.1` the newest of
+   * SERVER_LOGS_KEPT older files): what a server prints outside its own logger is bounded per start.
+   */
+  readonly rollAtBytes: number;
   readonly pidFile: string;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -62,6 +68,7 @@ export interface StartOptions {
 export async function startDetached(options: StartOptions): Promise<number> {
   await mkdir(path.dirname(options.outputFile), { recursive: true });
   await mkdir(path.dirname(options.pidFile), { recursive: true });
+  await rollIfLarge(options.outputFile, options.rollAtBytes);
   const fd = openSync(options.outputFile, 'a');
   try {
     writeSync(fd, `--- ${new Date().toISOString()} starting ${options.command} ---\n`);
@@ -86,6 +93,23 @@ export async function startDetached(options: StartOptions): Promise<number> {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Renames `file` to `file.1` (and each older one up, dropping the oldest) when it has reached `maxBytes`. */
+export async function rollIfLarge(file: string, maxBytes: number): Promise<boolean> {
+  const size = await stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
+  if (size < maxBytes) return false;
+  await rm(`${file}.${SERVER_LOGS_KEPT}`, { force: true });
+  for (let i = SERVER_LOGS_KEPT - 1; i >= 1; i--) {
+    await rename(`${file}.${i}`, `${file}.${i + 1}`).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    });
+  }
+  await rename(file, `${file}.1`);
+  return true;
 }
 
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {

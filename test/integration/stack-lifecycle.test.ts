@@ -3,7 +3,7 @@
  * stack the other tests use is never touched: up twice is a no-op, down stops exactly what up started,
  * up again works; a port in use and a server dying at start-up give clear errors.
  */
-import { chmod, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { appendFile, chmod, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -114,9 +114,21 @@ describe('stack lifecycle', () => {
     expect(stopped.every((s) => s.health === 'stopped')).toBe(true);
     expect((await runCli(['stack', 'status'], env)).code).toBe(1);
 
+    // What the servers wrote outside their loggers, grown past STACK_LOG_SIZE, is rolled at the next start.
+    const grown = ['postgres.log', 'kafka.out', 'cassandra.out'];
+    const filler = `${'x'.repeat(99)}\n`.repeat(LOG_SIZE_KB * 11);
+    for (const name of grown) await appendFile(path.join(home, 'logs', name), filler);
+
     const again = await runCli(['stack', 'up'], env);
     expect(again.code).toBe(0);
     expect((await status()).every((s) => s.health === 'healthy')).toBe(true);
+    for (const name of grown) {
+      const previous = await readFile(path.join(home, 'logs', `${name}.1`), 'utf8');
+      expect(previous.endsWith(filler)).toBe(true);
+      const current = await readFile(path.join(home, 'logs', name), 'utf8');
+      expect(current).toMatch(/^--- \S+ starting \S+ ---\n/);
+      expect(current).not.toContain('xxxx');
+    }
   });
 
   it('a port in use is reported with the port and the process holding it, and nothing starts', async () => {
