@@ -125,11 +125,10 @@ export interface Config {
   readonly projectRoot: string;
   /** Holds postgres/*.sql and cassandra/*.cql schema migrations; the shipped ones by default. */
   readonly migrationsDir: string;
-  /**
-   * The local Kafka's and Cassandra's own logs roll at this size ('10MB', '512KB'); the servers'
-   * output files (`.out`, PostgreSQL's log) at a start when over it.
-   */
+  /** The local Kafka's and Cassandra's own logs roll at this size ('10MB', '512KB'), as their loggers read it. */
   readonly stackLogSize: string;
+  /** The same in bytes (KB and MB binary, as those loggers count): the servers' output files roll at a start when over it. */
+  readonly stackLogBytes: number;
   readonly logLevel: z.infer<typeof logLevel>;
   readonly kafka: ServiceEndpoint & {
     readonly brokers: readonly string[];
@@ -234,6 +233,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     projectRoot: PROJECT_ROOT,
     migrationsDir: path.resolve(v.TRIBUTARY_MIGRATIONS_DIR ?? path.join(PROJECT_ROOT, 'migrations')),
     stackLogSize: v.STACK_LOG_SIZE,
+    stackLogBytes:
+      Number.parseInt(v.STACK_LOG_SIZE, 10) * (v.STACK_LOG_SIZE.endsWith('MB') ? 1024 * 1024 : 1024),
     logLevel: v.LOG_LEVEL,
     kafka: {
       local: v.KAFKA_BROKERS === undefined,

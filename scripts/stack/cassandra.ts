@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Config } from '../../core/config.js';
 import { probeCassandra } from '../../core/cassandra/index.js';
 import type { Logger } from '../../core/logger.js';
-import { SERVER_LOGS_KEPT, logSizeBytes, type StackLayout } from './layout.js';
+import { SERVER_LOGS_KEPT, type StackLayout } from './layout.js';
 import { fetchJars } from './maven.js';
 import { runningPid, startDetached, stopProcess } from './processes.js';
 import { waitUntilReady } from './readiness.js';
@@ -197,7 +197,7 @@ export class CassandraService implements LocalService {
       command: 'java',
       args: [...this.jvmArgs(), 'org.apache.cassandra.service.CassandraDaemon'],
       outputFile: this.paths.outFile,
-      rollAtBytes: logSizeBytes(this.config.stackLogSize),
+      rollAtBytes: this.config.stackLogBytes,
       pidFile: this.paths.pidFile,
     });
     this.logger.info({ pid, log: this.paths.logFile }, 'Cassandra started');

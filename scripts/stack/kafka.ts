@@ -7,7 +7,7 @@ import type { Config } from '../../core/config.js';
 import { probeKafka } from '../../core/kafka/index.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { runChecked } from './commands.js';
-import { SERVER_LOGS_KEPT, logSizeBytes, type StackLayout } from './layout.js';
+import { SERVER_LOGS_KEPT, type StackLayout } from './layout.js';
 import { fetchJars } from './maven.js';
 import { runningPid, startDetached, stopProcess } from './processes.js';
 import { waitUntilReady } from './readiness.js';
@@ -208,7 +208,7 @@ export class KafkaService implements LocalService {
       command: 'java',
       args: [...this.jvmArgs(this.config.kafka.heap), 'kafka.Kafka', this.propertiesFile],
       outputFile: this.paths.outFile,
-      rollAtBytes: logSizeBytes(this.config.stackLogSize),
+      rollAtBytes: this.config.stackLogBytes,
       pidFile: this.paths.pidFile,
     });
     this.logger.info({ pid, log: this.paths.logFile }, 'Kafka started');

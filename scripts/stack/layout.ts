@@ -24,13 +24,6 @@ export interface ServiceLayout {
  */
 export const SERVER_LOGS_KEPT = 5;
 
-/** STACK_LOG_SIZE (`<n>KB` or `<n>MB`, as the config validates it) in bytes. */
-export function logSizeBytes(size: string): number {
-  const match = /^(\d+)(KB|MB)$/.exec(size);
-  if (match === null) throw new Error(`not a log size: ${size}`);
-  return Number(match[1]) * (match[2] === 'MB' ? 1024 * 1024 : 1024);
-}
-
 export class StackLayout {
   constructor(
     readonly home: string,

@@ -11,7 +11,7 @@ import { TributaryError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { probePostgres } from '../../core/postgres/index.js';
 import { commandExists, requireCommand, runChecked, runCommand } from './commands.js';
-import { logSizeBytes, type StackLayout } from './layout.js';
+import type { StackLayout } from './layout.js';
 import { runningPid, startDetached, stopProcess } from './processes.js';
 import { waitUntilReady } from './readiness.js';
 import { describeService, type LocalService, type ServiceStatus } from './service.js';
@@ -187,7 +187,7 @@ export class PostgresService implements LocalService {
         'fsync=on',
       ],
       outputFile: this.paths.logFile,
-      rollAtBytes: logSizeBytes(this.config.stackLogSize),
+      rollAtBytes: this.config.stackLogBytes,
       pidFile: this.paths.pidFile,
       ...(runAs ?? {}),
     });

@@ -14,6 +14,12 @@ describe('loadConfig', () => {
     expect(config.postgres.url).toMatch(/^postgres:\/\/.*@127\.0\.0\.1:5433\/tributary$/);
   });
 
+  it('reads STACK_LOG_SIZE in KB and MB as binary units, as log4j and logback do', () => {
+    expect(loadConfig({ STACK_LOG_SIZE: '16KB' }).stackLogBytes).toBe(16 * 1024);
+    expect(loadConfig({}).stackLogBytes).toBe(10 * 1024 * 1024);
+    expect(() => loadConfig({ STACK_LOG_SIZE: '10GB' })).toThrow(/STACK_LOG_SIZE="10GB"/);
+  });
+
   it('treats a set KAFKA_BROKERS, CASSANDRA_CONTACT_POINTS or DATABASE_URL as an existing cluster', () => {
     const config = loadConfig({
       KAFKA_BROKERS: 'k1:9092, k2:9092',

@@ -1,9 +1,9 @@
-/** Rolling a server's output file at start, and STACK_LOG_SIZE in bytes. */
+/** Rolling a server's output file at start. */
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SERVER_LOGS_KEPT, logSizeBytes } from '../../scripts/stack/layout.js';
+import { SERVER_LOGS_KEPT } from '../../scripts/stack/layout.js';
 import { rollIfLarge } from '../../scripts/stack/processes.js';
 
 let dir: string;
@@ -38,13 +38,5 @@ describe('rollIfLarge', () => {
     for (let i = 1; i <= SERVER_LOGS_KEPT; i++) {
       expect(await readFile(`${file}.${i}`, 'utf8')).toBe(`start ${SERVER_LOGS_KEPT + 3 - i}\n`);
     }
-  });
-});
-
-describe('logSizeBytes', () => {
-  it('reads KB and MB as binary units, as log4j and logback do', () => {
-    expect(logSizeBytes('16KB')).toBe(16 * 1024);
-    expect(logSizeBytes('10MB')).toBe(10 * 1024 * 1024);
-    expect(() => logSizeBytes('10GB')).toThrow(/not a log size/);
   });
 });
