@@ -2,15 +2,19 @@
  * Demo: the whole diamond on generated data. Records enter through the gateway and through Kafka;
  * the validation job passes valid records on and dead-letters bad input; the master dataset job
  * stores every valid record; four use-case jobs (one A/B pair) find problems; the delivery job
- * applies the A/B post-filter and publishes feedback; the views job keeps the realtime aggregates. Everything runs as the operator would run it, in its own
- * topics and namespace so that a demo never mixes with other data.
+ * applies the A/B post-filter and publishes feedback; the views job keeps the realtime aggregates.
+ * Everything runs as the operator would run it, but in topics, a namespace, a control-plane database
+ * and a keyspace of the run's own, dropped at its end: a demo never mixes with other data, nor with
+ * an earlier demo's (whose deployments, A/B split and findings would show in this one's report).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { cassandraTypes, createCassandraClient } from '../../core/cassandra/index.js';
-import { loadConfig } from '../../core/config.js';
+import { loadConfig, type Config } from '../../core/config.js';
 import { createKafka } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
+import { createPgPool } from '../../core/postgres/index.js';
 import { daysBetween, utcDay } from '../../ingest/index.js';
+import { applySchema } from '../../migrations/schema/index.js';
 import type { JobStatus } from '../../speed/index.js';
 import { customerIds } from '../generate/index.js';
 import { runTributary, startTributary, type Child } from './children.js';
@@ -51,15 +55,58 @@ async function drained(url: string, sent: number): Promise<JobStatus[]> {
   return last;
 }
 
+/**
+ * Creates the run's own control-plane database and keyspace (named `store`) beside the operator's,
+ * with the schema applied; returns what drops them again.
+ */
+async function privateStores(
+  base: Config,
+  store: string,
+  config: Config,
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  const admin = createPgPool({ url: base.postgres.url, logger, max: 1, applicationName: 'tributary-demo' });
+  await admin.query(`CREATE DATABASE ${store}`);
+  const drop = async (): Promise<void> => {
+    const cassandra = createCassandraClient({
+      contactPoints: config.cassandra.contactPoints,
+      localDataCenter: config.cassandra.localDataCenter,
+      logger,
+    });
+    try {
+      await cassandra.execute(`DROP KEYSPACE IF EXISTS ${store}`);
+      await admin.query(`DROP DATABASE IF EXISTS ${store} WITH (FORCE)`);
+    } finally {
+      await cassandra.shutdown();
+      await admin.end();
+    }
+  };
+  try {
+    await applySchema(config, logger);
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return drop;
+}
+
 export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
   const run = Date.now().toString(36);
+  const store = `demo_${run}`;
+  const base = loadConfig(process.env);
+  const url = new URL(base.postgres.url);
+  url.pathname = `/${store}`;
   const env = {
     RECORDS_TOPIC: `demo-${run}`,
     FINDINGS_TOPIC: `demo-${run}.findings`,
     FEEDBACK_TOPIC: `demo-${run}.feedback`,
     TRIBUTARY_NAMESPACE: `demo-${run}`,
+    DATABASE_URL: url.toString(),
+    CASSANDRA_KEYSPACE: store,
   };
   const config = loadConfig({ ...process.env, ...env });
+  const dropStores = await privateStores(base, store, config, logger);
+  say(`    this run's own topics, namespace, database and keyspace: demo-${run} / ${store}`);
   const children: Child[] = [];
   const kafka = createKafka({ brokers: config.kafka.brokers, logger });
   const admin = kafka.admin();
@@ -216,5 +263,6 @@ export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
     await admin.deleteTopics({ topics: mine }).catch(() => undefined);
     await admin.disconnect();
     await cassandra.shutdown();
+    await dropStores();
   }
 }
