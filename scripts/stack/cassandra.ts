@@ -6,9 +6,7 @@ import { probeCassandra } from '../../core/cassandra/index.js';
 import type { Logger } from '../../core/logger.js';
 import { SERVER_LOGS_KEPT, type StackLayout } from './layout.js';
 import { fetchJars } from './maven.js';
-import { runningPid, startDetached, stopProcess } from './processes.js';
-import { waitUntilReady } from './readiness.js';
-import { describeService, type LocalService, type ServiceStatus } from './service.js';
+import { JvmService } from './jvm-service.js';
 
 /** From Cassandra 5.0's conf/jvm17-server.options: without these the JVM dies at start-up. */
 const JDK17_EXPORTS = [
@@ -101,34 +99,19 @@ function logbackXml(logFile: string, size: string): string {
 `;
 }
 
-export class CassandraService implements LocalService {
-  readonly name = 'cassandra' as const;
-  private readonly paths;
-  private readonly lib: string;
-
-  constructor(
-    private readonly config: Config,
-    private readonly layout: StackLayout,
-    private readonly logger: Logger,
-  ) {
-    this.paths = layout.service('cassandra');
-    this.lib = path.join(layout.jarsDir('cassandra', config.cassandra.version), 'lib');
-  }
-
-  get local(): boolean {
-    return this.config.cassandra.local;
-  }
-
-  get ports(): { label: string; port: number }[] {
-    const config = this.config;
-    return [
-      { label: 'Cassandra (CQL)', port: config.cassandra.port },
-      { label: 'Cassandra (storage)', port: config.cassandra.storagePort },
-    ];
-  }
-
-  async isRunning(): Promise<boolean> {
-    return (await runningPid(this.paths.pidFile)) !== undefined;
+export class CassandraService extends JvmService {
+  constructor(config: Config, layout: StackLayout, logger: Logger) {
+    super(config, layout, logger, {
+      name: 'cassandra',
+      title: 'Cassandra',
+      version: config.cassandra.version,
+      address: config.cassandra.contactPoints.join(','),
+      local: config.cassandra.local,
+      ports: [
+        { label: 'Cassandra (CQL)', port: config.cassandra.port },
+        { label: 'Cassandra (storage)', port: config.cassandra.storagePort },
+      ],
+    });
   }
 
   async prepare(): Promise<void> {
@@ -191,48 +174,14 @@ export class CassandraService implements LocalService {
     ];
   }
 
-  async start(): Promise<boolean> {
-    if (await this.isRunning()) return false;
-    const pid = await startDetached({
-      command: 'java',
-      args: [...this.jvmArgs(), 'org.apache.cassandra.service.CassandraDaemon'],
-      outputFile: this.paths.outFile,
-      rollAtBytes: this.config.stackLogBytes,
-      pidFile: this.paths.pidFile,
-    });
-    this.logger.info({ pid, log: this.paths.logFile }, 'Cassandra started');
-    return true;
+  protected javaArgs(): string[] {
+    return [...this.jvmArgs(), 'org.apache.cassandra.service.CassandraDaemon'];
   }
 
   async probe(): Promise<void> {
     await probeCassandra({
       contactPoints: this.config.cassandra.contactPoints,
       localDataCenter: this.config.cassandra.localDataCenter,
-    });
-  }
-
-  waitReady(timeoutMs: number): Promise<void> {
-    return waitUntilReady(
-      {
-        name: 'Cassandra',
-        pidFile: this.paths.pidFile,
-        logFiles: [this.paths.logFile, this.paths.outFile],
-        probe: () => this.probe(),
-      },
-      timeoutMs,
-    );
-  }
-
-  stop(): Promise<'not-running' | 'stopped' | 'killed'> {
-    return stopProcess(this.paths.pidFile, 60_000);
-  }
-
-  status(): Promise<ServiceStatus> {
-    return describeService(this, {
-      version: this.config.cassandra.version,
-      address: this.config.cassandra.contactPoints.join(','),
-      pidFile: this.paths.pidFile,
-      dataDir: this.paths.dataDir,
     });
   }
 }

@@ -9,9 +9,7 @@ import { silentLogger, type Logger } from '../../core/logger.js';
 import { runChecked } from './commands.js';
 import { SERVER_LOGS_KEPT, type StackLayout } from './layout.js';
 import { fetchJars } from './maven.js';
-import { runningPid, startDetached, stopProcess } from './processes.js';
-import { waitUntilReady } from './readiness.js';
-import { describeService, type LocalService, type ServiceStatus } from './service.js';
+import { JvmService } from './jvm-service.js';
 
 function serverProperties(config: Config, dataDir: string): string {
   const { port, controllerPort } = config.kafka;
@@ -122,36 +120,22 @@ function clusterId(): string {
   }
 }
 
-export class KafkaService implements LocalService {
-  readonly name = 'kafka' as const;
-  private readonly paths;
-  private readonly lib: string;
+export class KafkaService extends JvmService {
   private readonly logging: LoggingBackend;
 
-  constructor(
-    private readonly config: Config,
-    private readonly layout: StackLayout,
-    private readonly logger: Logger,
-  ) {
-    this.paths = layout.service('kafka');
-    this.lib = path.join(layout.jarsDir('kafka', config.kafka.version), 'lib');
+  constructor(config: Config, layout: StackLayout, logger: Logger) {
+    super(config, layout, logger, {
+      name: 'kafka',
+      title: 'Kafka',
+      version: config.kafka.version,
+      address: config.kafka.brokers.join(','),
+      local: config.kafka.local,
+      ports: [
+        { label: 'Kafka', port: config.kafka.port },
+        { label: 'Kafka controller', port: config.kafka.controllerPort },
+      ],
+    });
     this.logging = loggingBackend(config.kafka.version);
-  }
-
-  get local(): boolean {
-    return this.config.kafka.local;
-  }
-
-  get ports(): { label: string; port: number }[] {
-    const config = this.config;
-    return [
-      { label: 'Kafka', port: config.kafka.port },
-      { label: 'Kafka controller', port: config.kafka.controllerPort },
-    ];
-  }
-
-  async isRunning(): Promise<boolean> {
-    return (await runningPid(this.paths.pidFile)) !== undefined;
   }
 
   private get propertiesFile(): string {
@@ -202,46 +186,12 @@ export class KafkaService implements LocalService {
     ];
   }
 
-  async start(): Promise<boolean> {
-    if (await this.isRunning()) return false;
-    const pid = await startDetached({
-      command: 'java',
-      args: [...this.jvmArgs(this.config.kafka.heap), 'kafka.Kafka', this.propertiesFile],
-      outputFile: this.paths.outFile,
-      rollAtBytes: this.config.stackLogBytes,
-      pidFile: this.paths.pidFile,
-    });
-    this.logger.info({ pid, log: this.paths.logFile }, 'Kafka started');
-    return true;
+  protected javaArgs(): string[] {
+    return [...this.jvmArgs(this.config.kafka.heap), 'kafka.Kafka', this.propertiesFile];
   }
 
   probe(): Promise<void> {
     // Connection refusals while the broker starts are expected: probe quietly.
     return probeKafka({ brokers: this.config.kafka.brokers, logger: silentLogger }).then(() => undefined);
-  }
-
-  waitReady(timeoutMs: number): Promise<void> {
-    return waitUntilReady(
-      {
-        name: 'Kafka',
-        pidFile: this.paths.pidFile,
-        logFiles: [this.paths.logFile, this.paths.outFile],
-        probe: () => this.probe(),
-      },
-      timeoutMs,
-    );
-  }
-
-  stop(): Promise<'not-running' | 'stopped' | 'killed'> {
-    return stopProcess(this.paths.pidFile, 60_000);
-  }
-
-  status(): Promise<ServiceStatus> {
-    return describeService(this, {
-      version: this.config.kafka.version,
-      address: this.config.kafka.brokers.join(','),
-      pidFile: this.paths.pidFile,
-      dataDir: this.paths.dataDir,
-    });
   }
 }
