@@ -25,7 +25,7 @@ import { applySchema } from '../../migrations/schema/index.js';
 import { DEFAULT_GENERATE, generateStream, KafkaSink } from '../generate/index.js';
 import { perSecond, writeSection, type BenchRow } from './report.js';
 import { rawMasterWrite } from './raw.js';
-import { createScratch } from './scratch.js';
+import { createScratch } from '../scratch.js';
 
 async function endOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
   const admin = kafka.admin();
@@ -108,7 +108,7 @@ function startServe(
 }
 
 export async function benchIngest(baseConfig: Config, logger: Logger, records: number): Promise<string> {
-  const scratch = await createScratch(baseConfig, logger);
+  const scratch = await createScratch(baseConfig, logger, 'bench');
   const { config, env } = scratch;
   const topicName = config.topics.records;
   const applied = await applySchema(config, logger);

@@ -18,7 +18,7 @@ import { DEFAULT_GENERATE, generateStream, type GenerateOptions } from '../gener
 import { perSecond, writeSection, type BenchRow } from './report.js';
 import { rawMasterWrite } from './raw.js';
 import { lagZero, run, tributary, type Proc } from './procs.js';
-import { createScratch } from './scratch.js';
+import { createScratch } from '../scratch.js';
 import { consumeAll, rawFanOut } from './fanout.js';
 import { jobAlone } from './alone.js';
 import { DIAMOND_JOBS, listenToFeedback, percentile, serveAndDeploy, shortName } from './diamond.js';
@@ -74,7 +74,7 @@ export async function benchSpeed(
   logger: Logger,
   { records, backlog, rate }: SpeedBenchOptions,
 ): Promise<string> {
-  const scratch = await createScratch(baseConfig, logger);
+  const scratch = await createScratch(baseConfig, logger, 'bench');
   const { name, env, config } = scratch;
   const kafka = createKafka({ brokers: config.kafka.brokers, logger });
   const cassandra = createCassandraClient({

@@ -24,7 +24,7 @@ import {
 import { DIAMOND_JOBS, listenToFeedback, percentile, serveAndDeploy, shortName } from './diamond.js';
 import { tributary, type Proc } from './procs.js';
 import { writeSection, type BenchRow } from './report.js';
-import { createScratch } from './scratch.js';
+import { createScratch } from '../scratch.js';
 
 export interface SteadyBenchOptions {
   /** Records/s the generator sends throughout. */
@@ -98,7 +98,7 @@ export async function benchSteady(
   logger: Logger,
   { rate, windows, windowSeconds }: SteadyBenchOptions,
 ): Promise<string> {
-  const scratch = await createScratch(baseConfig, logger);
+  const scratch = await createScratch(baseConfig, logger, 'bench');
   const { name, env, config } = scratch;
   const kafka = createKafka({ brokers: config.kafka.brokers, logger });
   const procs: Proc[] = [];

@@ -9,14 +9,14 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { cassandraTypes, createCassandraClient } from '../../core/cassandra/index.js';
-import { loadConfig, type Config } from '../../core/config.js';
+import { loadConfig } from '../../core/config.js';
 import { createKafka } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
-import { createPgPool } from '../../core/postgres/index.js';
 import { daysBetween, utcDay } from '../../ingest/index.js';
 import { applySchema } from '../../migrations/schema/index.js';
 import type { JobStatus } from '../../speed/index.js';
 import { customerIds } from '../generate/index.js';
+import { createScratch } from '../scratch.js';
 import { runTributary, startTributary, type Child } from './children.js';
 
 type Say = (line: string) => void;
@@ -55,68 +55,21 @@ async function drained(url: string, sent: number): Promise<JobStatus[]> {
   return last;
 }
 
-/**
- * Creates the run's own control-plane database and keyspace (named `store`) beside the operator's,
- * with the schema applied; returns what drops them again.
- */
-async function privateStores(
-  base: Config,
-  store: string,
-  config: Config,
-  logger: Logger,
-): Promise<() => Promise<void>> {
-  const admin = createPgPool({ url: base.postgres.url, logger, max: 1, applicationName: 'tributary-demo' });
-  await admin.query(`CREATE DATABASE ${store}`);
-  const drop = async (): Promise<void> => {
-    const cassandra = createCassandraClient({
-      contactPoints: config.cassandra.contactPoints,
-      localDataCenter: config.cassandra.localDataCenter,
-      logger,
-    });
-    try {
-      await cassandra.execute(`DROP KEYSPACE IF EXISTS ${store}`);
-      await admin.query(`DROP DATABASE IF EXISTS ${store} WITH (FORCE)`);
-    } finally {
-      await cassandra.shutdown();
-      await admin.end();
-    }
-  };
-  try {
-    await applySchema(config, logger);
-  } catch (error) {
-    await drop();
-    throw error;
-  }
-  return drop;
-}
-
 export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
-  const run = Date.now().toString(36);
-  const store = `demo_${run}`;
-  const base = loadConfig(process.env);
-  const url = new URL(base.postgres.url);
-  url.pathname = `/${store}`;
-  const env = {
-    RECORDS_TOPIC: `demo-${run}`,
-    FINDINGS_TOPIC: `demo-${run}.findings`,
-    FEEDBACK_TOPIC: `demo-${run}.feedback`,
-    TRIBUTARY_NAMESPACE: `demo-${run}`,
-    DATABASE_URL: url.toString(),
-    CASSANDRA_KEYSPACE: store,
-  };
-  const config = loadConfig({ ...process.env, ...env });
-  const dropStores = await privateStores(base, store, config, logger);
-  say(`    this run's own topics, namespace, database and keyspace: demo-${run} / ${store}`);
-  const children: Child[] = [];
+  const scratch = await createScratch(loadConfig(process.env), logger, 'demo');
+  const { config, env } = scratch;
   const kafka = createKafka({ brokers: config.kafka.brokers, logger });
-  const admin = kafka.admin();
-  await admin.connect();
   const cassandra = createCassandraClient({
     contactPoints: config.cassandra.contactPoints,
     localDataCenter: config.cassandra.localDataCenter,
     logger,
   });
+  const children: Child[] = [];
   try {
+    await applySchema(config, logger);
+    say(
+      `    in a database, keyspace, namespace and topics of this run's own, dropped at its end: ${scratch.name}`,
+    );
     const serve = startTributary(config, ['serve', '--api-port', '0', '--registry-port', '0'], env);
     children.push(serve);
     const registryUrl = (await serve.waitFor(/schema registry listening on (\S+)/))[1] ?? '';
@@ -143,7 +96,7 @@ export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
     const speedUrl = (await speed.waitFor(/\/jobs on (\S+)/))[1] ?? '';
     say(`    speed: every job in its own process; /metrics and /jobs on ${speedUrl}`);
 
-    const prefix = `demo-${run}`;
+    const prefix = scratch.name;
     const end = Date.now();
     const gateway = await runTributary(
       config,
@@ -259,10 +212,7 @@ export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
     );
   } finally {
     for (const child of children.reverse()) await child.stop();
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`demo-${run}`));
-    await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-    await admin.disconnect();
     await cassandra.shutdown();
-    await dropStores();
+    await scratch.drop(kafka);
   }
 }

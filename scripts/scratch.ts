@@ -1,12 +1,13 @@
 /**
- * A benchmark's own PostgreSQL database, Cassandra keyspace, namespace and topics (all named
- * `bench<stamp>`), removed afterwards: a benchmark never writes into the platform's own stores.
+ * A benchmark's or a demo's own PostgreSQL database, Cassandra keyspace, namespace and topics (all
+ * named `<prefix><stamp>`), removed afterwards: neither writes into the platform's own stores, and
+ * a run never sees an earlier one's data.
  */
-import { createCassandraClient } from '../../core/cassandra/index.js';
-import { loadConfig, type Config } from '../../core/config.js';
-import { deleteTopicsStartingWith, type Kafka } from '../../core/kafka/index.js';
-import type { Logger } from '../../core/logger.js';
-import { createPgPool } from '../../core/postgres/index.js';
+import { createCassandraClient } from '../core/cassandra/index.js';
+import { loadConfig, type Config } from '../core/config.js';
+import { deleteTopicsStartingWith, type Kafka } from '../core/kafka/index.js';
+import type { Logger } from '../core/logger.js';
+import { createPgPool } from '../core/postgres/index.js';
 
 export interface Scratch {
   readonly name: string;
@@ -17,8 +18,9 @@ export interface Scratch {
   drop(kafka: Kafka): Promise<void>;
 }
 
-export async function createScratch(base: Config, logger: Logger): Promise<Scratch> {
-  const name = `bench${Date.now().toString(36)}`;
+/** `prefix`: lower-case letters (the name must suit a keyspace, a database and a topic). */
+export async function createScratch(base: Config, logger: Logger, prefix: string): Promise<Scratch> {
+  const name = `${prefix}${Date.now().toString(36)}`;
   const admin = createPgPool({ url: base.postgres.url, logger, max: 1 });
   await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(base.postgres.url);
