@@ -94,11 +94,8 @@ export function startMigrate(args: readonly string[], env: NodeJS.ProcessEnv): M
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      resolve(code);
-    });
-  });
+  // 'close', not 'exit': by then its output has been read to the end (a test reads why it failed).
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   afterAll(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -30,6 +30,8 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // 'exit', not 'close': `speed`'s jobs share its stdout and stderr, and one killed with it would
+  // hold them open after it has gone.
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
       running.delete(child);
