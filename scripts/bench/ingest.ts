@@ -255,7 +255,7 @@ export async function benchIngest(baseConfig: Config, logger: Logger, records: n
     serve.stop();
     await pool.end();
     await cassandra.shutdown();
-    await scratch.drop(kafka);
+    await scratch.drop();
   }
   return writeSection(
     baseConfig,

@@ -381,7 +381,7 @@ export async function benchSpeed(
   } finally {
     for (const p of procs.reverse()) await p.stop();
     await cassandra.shutdown();
-    await scratch.drop(kafka);
+    await scratch.drop();
   }
   return writeSection(
     baseConfig,

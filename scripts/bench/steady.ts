@@ -198,7 +198,7 @@ export async function benchSteady(
   } finally {
     for (const pid of stopped) process.kill(pid, 'SIGCONT');
     for (const p of procs.reverse()) await p.stop();
-    await scratch.drop(kafka);
+    await scratch.drop();
   }
   return writeSection(
     baseConfig,

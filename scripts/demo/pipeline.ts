@@ -10,7 +10,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { cassandraTypes, createCassandraClient } from '../../core/cassandra/index.js';
 import { loadConfig } from '../../core/config.js';
-import { createKafka } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
 import { daysBetween, utcDay } from '../../ingest/index.js';
 import { applySchema } from '../../migrations/schema/index.js';
@@ -58,7 +57,6 @@ async function drained(url: string, sent: number): Promise<JobStatus[]> {
 export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
   const scratch = await createScratch(loadConfig(process.env), logger, 'demo');
   const { config, env } = scratch;
-  const kafka = createKafka({ brokers: config.kafka.brokers, logger });
   const cassandra = createCassandraClient({
     contactPoints: config.cassandra.contactPoints,
     localDataCenter: config.cassandra.localDataCenter,
@@ -67,6 +65,8 @@ export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
   const children: Child[] = [];
   try {
     await applySchema(config, logger);
+    if (scratch.abandoned.length > 0)
+      say(`    dropped what interrupted runs left behind: ${scratch.abandoned.join(', ')}`);
     say(
       `    in a database, keyspace, namespace and topics of this run's own, dropped at its end: ${scratch.name}`,
     );
@@ -213,6 +213,6 @@ export async function demoPipeline(logger: Logger, say: Say): Promise<void> {
   } finally {
     for (const child of children.reverse()) await child.stop();
     await cassandra.shutdown();
-    await scratch.drop(kafka);
+    await scratch.drop();
   }
 }
