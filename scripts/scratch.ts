@@ -50,9 +50,10 @@ async function dropAbandoned(base: Config, logger: Logger, kafka: Kafka): Promis
   const dir = scratchDir(base);
   const files = await readdir(dir).catch(() => [] as string[]);
   const abandoned: string[] = [];
-  for (const file of files.filter((f) => f.endsWith('.pid'))) {
-    if ((await runningPid(path.join(dir, file))) !== undefined) continue;
-    const name = file.slice(0, -'.pid'.length);
+  for (const file of files) {
+    // Only what createScratch names: the name goes into DROP statements.
+    const name = /^([a-z][a-z0-9]*)\.pid$/.exec(file)?.[1];
+    if (name === undefined || (await runningPid(path.join(dir, file))) !== undefined) continue;
     logger.info({ name }, 'dropping the stores of an interrupted run');
     await dropStores(base, logger, kafka, name);
     abandoned.push(name);
@@ -62,6 +63,7 @@ async function dropAbandoned(base: Config, logger: Logger, kafka: Kafka): Promis
 
 /** `prefix`: lower-case letters (the name must suit a keyspace, a database and a topic). */
 export async function createScratch(base: Config, logger: Logger, prefix: string): Promise<Scratch> {
+  if (!/^[a-z]+$/.test(prefix)) throw new Error(`a scratch prefix is lower-case letters, not "${prefix}"`);
   const kafka = createKafka({ brokers: base.kafka.brokers, logger });
   const abandoned = await dropAbandoned(base, logger, kafka);
   const name = `${prefix}${Date.now().toString(36)}`;

@@ -59,10 +59,14 @@ describe('scratch stores', () => {
       const running = scratchName('zzlive');
       await leaveStores(interrupted, gonePid);
       await leaveStores(running, process.pid);
+      // Not a name createScratch gives (it would go into DROP statements): left alone.
+      const stranger = path.join(dir, `${interrupted}-x;.pid`);
+      await writeFile(stranger, `${gonePid}\n`);
       try {
         const scratch = await createScratch(config, logger, 'zzmine');
         expect(scratch.abandoned).toContain(interrupted);
         expect(scratch.abandoned).not.toContain(running);
+        expect(existsSync(stranger)).toBe(true);
         expect(await stores(interrupted)).toEqual({ database: false, keyspace: false, topic: false });
         expect(existsSync(path.join(dir, `${interrupted}.pid`))).toBe(false);
         expect(await stores(running)).toEqual({ database: true, keyspace: true, topic: true });
@@ -78,6 +82,7 @@ describe('scratch stores', () => {
         await cassandra.execute(`DROP KEYSPACE IF EXISTS ${running}`);
         await deleteTopicsStartingWith(kafka, [running]);
         await rm(path.join(dir, `${running}.pid`), { force: true });
+        await rm(stranger, { force: true });
       }
     },
   );
