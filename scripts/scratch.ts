@@ -61,6 +61,23 @@ async function dropAbandoned(base: Config, logger: Logger, kafka: Kafka): Promis
   return abandoned;
 }
 
+/**
+ * The environment that points a `tributary` process at stores all named `name`: the database `name`
+ * on `base`'s PostgreSQL server, the keyspace and job namespace `name`, and topics `name-…`.
+ */
+export function scratchEnv(base: Config, name: string): NodeJS.ProcessEnv {
+  const url = new URL(base.postgres.url);
+  url.pathname = `/${name}`;
+  return {
+    DATABASE_URL: url.toString(),
+    CASSANDRA_KEYSPACE: name,
+    TRIBUTARY_NAMESPACE: name,
+    RECORDS_TOPIC: `${name}-records`,
+    FINDINGS_TOPIC: `${name}-findings`,
+    FEEDBACK_TOPIC: `${name}-feedback`,
+  };
+}
+
 /** `prefix`: lower-case letters (the name must suit a keyspace, a database and a topic). */
 export async function createScratch(base: Config, logger: Logger, prefix: string): Promise<Scratch> {
   if (!/^[a-z]+$/.test(prefix)) throw new Error(`a scratch prefix is lower-case letters, not "${prefix}"`);
@@ -75,16 +92,7 @@ export async function createScratch(base: Config, logger: Logger, prefix: string
   } finally {
     await admin.end();
   }
-  const url = new URL(base.postgres.url);
-  url.pathname = `/${name}`;
-  const env: NodeJS.ProcessEnv = {
-    DATABASE_URL: url.toString(),
-    CASSANDRA_KEYSPACE: name,
-    TRIBUTARY_NAMESPACE: name,
-    RECORDS_TOPIC: `${name}-records`,
-    FINDINGS_TOPIC: `${name}-findings`,
-    FEEDBACK_TOPIC: `${name}-feedback`,
-  };
+  const env = scratchEnv(base, name);
   const config = loadConfig({ ...process.env, ...env });
   return { name, env, config, abandoned, drop: () => dropStores(base, logger, kafka, name) };
 }

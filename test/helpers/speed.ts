@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../core/config.js';
 import { daysBetween, utcDay } from '../../ingest/index.js';
 import type { Kafka } from '../../core/kafka/index.js';
 import { PLATFORM_JOBS, type JobStatus } from '../../speed/index.js';
+import { scratchEnv } from '../../scripts/scratch.js';
 import { runCli } from './cli.js';
 import { cassandraClient, config as baseConfig, pgPool } from './context.js';
 import { committedSum, endOffsetSum, readTopic } from './kafka.js';
@@ -63,18 +64,7 @@ export async function speedWorld(extraEnv: NodeJS.ProcessEnv = {}): Promise<Spee
   await admin.query(`CREATE DATABASE ${name}`);
   databases.push(name);
   keyspaces.push(name);
-  const url = new URL(baseConfig.postgres.url);
-  url.pathname = `/${name}`;
-  const env: NodeJS.ProcessEnv = {
-    DATABASE_URL: url.toString(),
-    CASSANDRA_KEYSPACE: name,
-    TRIBUTARY_NAMESPACE: name,
-    RECORDS_TOPIC: `${name}-records`,
-    FINDINGS_TOPIC: `${name}-findings`,
-    FEEDBACK_TOPIC: `${name}-feedback`,
-    RECORDS_PARTITIONS: '3',
-    ...extraEnv,
-  };
+  const env: NodeJS.ProcessEnv = { ...scratchEnv(baseConfig, name), RECORDS_PARTITIONS: '3', ...extraEnv };
   const applied = await runCli(['db', 'apply'], env);
   if (applied.code !== 0) throw new Error(`db apply failed: ${applied.stderr}`);
   const serve = await startServe(env);
