@@ -9,6 +9,7 @@ import Fastify, {
   type FastifyPluginAsync,
 } from 'fastify';
 import { isTributaryError } from '../core/errors.js';
+import { timedServerFactory } from '../core/http.js';
 import type { Logger } from '../core/logger.js';
 
 export interface ReadinessCheck {
@@ -24,6 +25,8 @@ export interface ApiAppOptions {
   readonly readiness?: readonly ReadinessCheck[];
   /** Largest accepted request body, in bytes. */
   readonly bodyLimit?: number;
+  /** How long a client has to send its whole request (DEFAULT_REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs?: number;
 }
 
 export async function createApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
@@ -31,6 +34,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
+    serverFactory: timedServerFactory(options.requestTimeoutMs),
     logController: new LogController({ disableRequestLogging: true }),
   });
 

@@ -1,5 +1,6 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import type { FastifyInstance } from 'fastify';
+import { closeWithin, DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/http.js';
 import { createKafka, ensureTopicsWith } from '../../core/kafka/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { ApiKeyAuthenticator } from '../../core/tenants/index.js';
@@ -39,6 +40,14 @@ export function serveCommand(): Command {
     )
     .addOption(
       new Option(
+        '--request-timeout-seconds <s>',
+        'how long a client has to send its whole request before it is answered 408 (also the longest a stalled upload delays shutdown)',
+      )
+        .argParser(parsePositiveInt)
+        .default(DEFAULT_REQUEST_TIMEOUT_MS / 1000),
+    )
+    .addOption(
+      new Option(
         '--auth-cache-seconds <s>',
         'how long a verified API key is trusted before it is checked again',
       )
@@ -54,7 +63,8 @@ export function serveCommand(): Command {
         let producer: RecordProducer | undefined;
         const close = async (): Promise<void> => {
           // The API first (in-flight requests finish and their records are acknowledged), then the rest.
-          for (const app of apps.splice(0).reverse()) await app.close();
+          for (const app of apps.splice(0).reverse())
+            await closeWithin(app, options.requestTimeoutSeconds * 1000);
           await producer?.close();
           await pool.end();
         };
@@ -65,6 +75,7 @@ export function serveCommand(): Command {
               pool,
               logger,
               adminToken: config.registry.adminToken,
+              requestTimeoutMs: options.requestTimeoutSeconds * 1000,
             });
             apps.push(registry);
             await registry.listen({ port: options.registryPort ?? config.registry.port, host: options.host });
@@ -84,6 +95,7 @@ export function serveCommand(): Command {
           const api = await createApiApp({
             logger,
             bodyLimit: options.bodyLimit,
+            requestTimeoutMs: options.requestTimeoutSeconds * 1000,
             routes: [
               gatewayRoutes({
                 authenticator: new ApiKeyAuthenticator(pool, options.authCacheSeconds * 1000),

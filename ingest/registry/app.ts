@@ -11,6 +11,7 @@ import Fastify, {
   type onRequestHookHandler,
 } from 'fastify';
 import pg from 'pg';
+import { timedServerFactory } from '../../core/http.js';
 import type { Logger } from '../../core/logger.js';
 import type { PgPool } from '../../core/postgres/index.js';
 import { isRegistryError, registryErrors, statusOf } from './errors.js';
@@ -24,6 +25,8 @@ export interface RegistryAppOptions {
   readonly logger: Logger;
   /** When set, register/delete/config writes need `Authorization: Bearer <adminToken>`. */
   readonly adminToken?: string | undefined;
+  /** How long a client has to send its whole request (DEFAULT_REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs?: number;
 }
 
 /** What every response says it is, as Confluent's registry does. */
@@ -46,6 +49,7 @@ export async function createRegistryApp(options: RegistryAppOptions): Promise<Fa
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: 8 * 1024 * 1024,
+    serverFactory: timedServerFactory(options.requestTimeoutMs),
     logController: new LogController({ disableRequestLogging: true }),
   });
 

@@ -2,6 +2,7 @@
  * POST /v1/records through a real `tributary serve`: keys, limits, a corpus of bad records, and what
  * reaches Kafka is exactly what the answer called accepted.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, addCustomer, revokeApiKey } from '../../core/tenants/index.js';
 import { RecordDeserializer, RegistryClient, recordToJson } from '../../ingest/index.js';
@@ -9,6 +10,7 @@ import type { TributaryRecord } from '../../core/record.js';
 import { BAD_KINDS, badJson } from '../../scripts/generate/index.js';
 import { kafkaClient, pgPool } from '../helpers/context.js';
 import { readTopic } from '../helpers/kafka.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { uniqueName } from '../helpers/names.js';
 import { startServe } from '../helpers/process.js';
 
@@ -51,6 +53,30 @@ async function post(
     body: raw ?? JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/**
+ * A POST to `url` that declares a 1,000-byte body and sends 2 bytes of it, then nothing: what the
+ * server answered and whether it has closed the connection.
+ */
+function stalledUpload(
+  url: string,
+  path: string,
+): { sent: () => boolean; answer: () => string; closed: () => boolean } {
+  const { hostname, port } = new URL(url);
+  let sent = false;
+  let answer = '';
+  let closed = false;
+  const socket = net.connect(Number(port), hostname, () => {
+    sent = socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${key}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{',
+    );
+  });
+  socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+  socket.on('error', () => undefined);
+  socket.on('close', () => (closed = true));
+  return { sent: () => sent, answer: () => answer, closed: () => closed };
 }
 
 beforeAll(async () => {
@@ -134,5 +160,26 @@ describe('ingest gateway', () => {
     expect(tooMany.body.message).toMatch(/at most 50/);
     const tooBig = await post([{ ...recordToJson(record(1)), attributes: { blob: 'x'.repeat(70_000) } }]);
     expect(tooBig.status).toBe(413);
+  });
+
+  it('a client that stops sending its body is answered 408, and does not hold up shutdown', async () => {
+    const serve = await startServe({ RECORDS_TOPIC: topic }, ['--request-timeout-seconds', '2']);
+    const uploads = [
+      stalledUpload(serve.apiUrl, '/v1/records'),
+      stalledUpload(serve.registryUrl, '/subjects/stalled-value/versions'),
+    ];
+    await waitFor(() => uploads.every((u) => u.closed()), {
+      timeoutMs: 20_000,
+      description: 'both stalled uploads answered and closed',
+    });
+    for (const upload of uploads) expect(upload.answer()).toMatch(/^HTTP\/1\.1 408 /);
+
+    // One more, caught by the shutdown: SIGTERM waits for in-flight requests, but not past the limit.
+    const last = stalledUpload(serve.apiUrl, '/v1/records');
+    await waitFor(last.sent, { description: 'the last upload begun' });
+    const began = performance.now();
+    expect(await serve.process.stop()).toBe(0);
+    expect(performance.now() - began).toBeLessThan(15_000);
+    expect(last.closed()).toBe(true);
   });
 });

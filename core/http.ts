@@ -1,0 +1,41 @@
+/**
+ * The HTTP server under each of our Fastify apps (the API, the schema registry). Fastify leaves
+ * Node's request timeout off, so a client that declares a body and stops sending it held its
+ * connection, and `serve`'s shutdown waiting for it, for as long as the client wished. Here a
+ * request not received in full within `requestTimeoutMs` is answered 408 and its connection closed.
+ * Only receiving counts: a handler waiting for Kafka's acknowledgement is not cut short.
+ */
+import http from 'node:http';
+import type { FastifyInstance, FastifyServerFactory } from 'fastify';
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+export function timedServerFactory(requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): FastifyServerFactory {
+  return (handler) =>
+    http.createServer(
+      {
+        requestTimeout: requestTimeoutMs,
+        // Node requires the headers' own limit (60 s by default) to be no longer.
+        headersTimeout: Math.min(60_000, requestTimeoutMs),
+        // How often Node looks for requests past their time (30 s by default: up to twice the limit).
+        connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs),
+      },
+      handler,
+    );
+}
+
+/**
+ * Closes `app`: in-flight requests finish, but for `graceMs` at most. Node stops timing requests out
+ * once its server is closing, so without this bound a stalled upload would hold the close for as
+ * long as its client kept the connection open.
+ */
+export async function closeWithin(app: FastifyInstance, graceMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<void> {
+  const cut = setTimeout(() => {
+    app.server.closeAllConnections();
+  }, graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cut);
+  }
+}
