@@ -8,9 +8,11 @@ import Fastify, {
   type FastifyInstance,
   type FastifyPluginAsync,
 } from 'fastify';
-import { isTributaryError } from '../core/errors.js';
+import { TributaryError, isTributaryError } from '../core/errors.js';
 import { timedServerFactory } from '../core/http.js';
 import type { Logger } from '../core/logger.js';
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -36,6 +38,21 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
     serverFactory: timedServerFactory(options.requestTimeoutMs),
     logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  // JSON bodies must be UTF-8: Fastify's own parser would read invalid bytes as U+FFFD, and a record
+  // so changed would be acknowledged as accepted while what it stores is not what was sent.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = STRICT_UTF8.decode(body as Buffer);
+    } catch {
+      done(new TributaryError('BAD_REQUEST', 'the body is not valid UTF-8'), undefined);
+      return;
+    }
+    void parseJson(request, text, done); // calls `done` itself
   });
 
   app.setErrorHandler((error, request, reply) => {

@@ -21,6 +21,9 @@ export const LIMITS = {
 // Control characters (C0, DEL, C1) make ids unusable in logs, keys and URLs.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// A UTF-16 surrogate outside a pair (JSON allows "\ud800") has no UTF-8 form: Avro would store
+// U+FFFD in its place, and an id so changed is not the customer's any more.
+const LONE_SURROGATE = /\p{Surrogate}/u;
 const CURRENCY = /^[A-Z]{3}$/;
 const COUNTRY = /^[A-Z]{2}$/;
 
@@ -31,9 +34,19 @@ function checkId(problems: string[], field: string, value: string): void {
   else if (CONTROL.test(value)) problems.push(`${field} contains control characters`);
 }
 
+function checkUnicode(problems: string[], field: string, value: string | null): void {
+  if (value !== null && LONE_SURROGATE.test(value))
+    problems.push(`${field} is not valid Unicode (a lone surrogate)`);
+}
+
 /** The problems of a record; empty when it is acceptable. */
 export function validateRecord(record: TributaryRecord): string[] {
   const problems: string[] = [];
+  checkUnicode(problems, 'record_id', record.record_id);
+  checkUnicode(problems, 'account_id', record.account_id);
+  checkUnicode(problems, 'category', record.category);
+  checkUnicode(problems, 'merchant', record.merchant);
+  checkUnicode(problems, 'channel', record.channel);
   checkId(problems, 'record_id', record.record_id);
   if (!CUSTOMER_ID_PATTERN.test(record.customer_id)) {
     problems.push(
@@ -68,6 +81,8 @@ export function validateRecord(record: TributaryRecord): string[] {
   if (entries.length > LIMITS.attributes)
     problems.push(`attributes has more than ${LIMITS.attributes} entries`);
   for (const [key, value] of entries) {
+    checkUnicode(problems, 'attribute name', key);
+    checkUnicode(problems, `attribute ${key}`, value);
     if (key.length === 0 || key.length > LIMITS.attributeKeyLength) {
       problems.push(`attribute name must be 1-${LIMITS.attributeKeyLength} characters`);
       break;

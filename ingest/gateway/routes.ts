@@ -52,6 +52,10 @@ export async function authenticate(
 }
 
 function recordsOf(body: unknown): unknown[] {
+  // Fastify reads text/plain as a string; a batch is JSON whatever it contains.
+  if (typeof body === 'string') {
+    throw new TributaryError('UNSUPPORTED_MEDIA_TYPE', 'send the batch as `Content-Type: application/json`');
+  }
   if (Array.isArray(body)) return body;
   if (typeof body === 'object' && body !== null && Array.isArray((body as { records?: unknown }).records)) {
     return (body as { records: unknown[] }).records;
@@ -59,10 +63,11 @@ function recordsOf(body: unknown): unknown[] {
   throw new TributaryError('BAD_REQUEST', 'the body must be a JSON array of records or {"records": [...]}');
 }
 
-function recordIdOf(item: unknown): string | null {
+/** `item[field]` when it is a string: what an item claims before it is decoded. */
+function stringField(item: unknown, field: 'record_id' | 'customer_id'): string | null {
   if (typeof item !== 'object' || item === null) return null;
-  const id = (item as { record_id?: unknown }).record_id;
-  return typeof id === 'string' ? id : null;
+  const value = (item as Record<string, unknown>)[field];
+  return typeof value === 'string' ? value : null;
 }
 
 export function gatewayRoutes(options: GatewayOptions): FastifyPluginAsync {
@@ -83,17 +88,20 @@ export function gatewayRoutes(options: GatewayOptions): FastifyPluginAsync {
       const results: RecordResult[] = [];
       const accepted: TributaryRecord[] = [];
       for (const [index, item] of items.entries()) {
+        // Before decoding: a record naming another customer refuses the batch even if it is
+        // malformed as well, rather than being one more rejected record beside accepted ones.
+        const owner = stringField(item, 'customer_id');
+        if (owner !== null && owner !== principal.customerId) {
+          throw new TributaryError(
+            'FORBIDDEN',
+            `record ${index} belongs to customer ${JSON.stringify(owner)}; this key may only send records of ${principal.customerId}`,
+          );
+        }
         const decoded = decodeJsonRecord(item);
-        const recordId = recordIdOf(item);
+        const recordId = stringField(item, 'record_id');
         if (!decoded.ok) {
           results.push({ index, record_id: recordId, status: 'rejected', reason: decoded.reason });
           continue;
-        }
-        if (decoded.record.customer_id !== principal.customerId) {
-          throw new TributaryError(
-            'FORBIDDEN',
-            `record ${index} belongs to customer ${JSON.stringify(decoded.record.customer_id)}; this key may only send records of ${principal.customerId}`,
-          );
         }
         const problems = validateRecord(decoded.record);
         if (problems.length > 0) {

@@ -146,7 +146,52 @@ describe('ingest gateway', () => {
     const answer = await post([recordToJson(record(7)), recordToJson(record(8, 'someone-else'))]);
     expect(answer.status).toBe(403);
     expect(answer.body.message).toMatch(/someone-else/);
+    // Also when that record is malformed besides: it is not merely one more rejected record.
+    const malformed = await post([recordToJson(record(9)), { customer_id: 'someone-else', record_id: 'x' }]);
+    expect(malformed.status).toBe(403);
+    expect(malformed.body.message).toMatch(/record 1 belongs to customer "someone-else"/);
     expect((await readTopic(kafka, topic)).length).toBe(before);
+  });
+
+  it('text that would not be stored as sent is refused: a lone surrogate, bytes that are not UTF-8', async () => {
+    const before = (await readTopic(kafka, topic)).length;
+    const good = JSON.stringify(recordToJson(record(20)));
+    // JSON.stringify would escape the surrogates itself; these are the escapes a client sends.
+    const lone = JSON.stringify({ ...recordToJson(record(21)), record_id: 'LONE', merchant: 'M' })
+      .replace('"LONE"', '"g-21\\ud800"')
+      .replace('"M"', '"caf\\udc00"');
+    const answer = await post(undefined, key, `[${good}, ${lone}]`);
+    expect(answer.status).toBe(200);
+    expect(answer.body.accepted).toBe(1);
+    const results = answer.body.results as { status: string; reason?: string }[];
+    expect(results[1]?.status).toBe('rejected');
+    expect(results[1]?.reason).toBe(
+      'record_id is not valid Unicode (a lone surrogate); merchant is not valid Unicode (a lone surrogate)',
+    );
+
+    const bytes = Buffer.from(`[${JSON.stringify({ ...recordToJson(record(22)), merchant: 'MERCHANT' })}]`);
+    const at = bytes.indexOf('MERCHANT');
+    bytes[at] = 0xff; // not UTF-8: a lenient decoder would store U+FFFD in its place
+    const response = await fetch(`${apiUrl}/v1/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: bytes,
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toBe('the body is not valid UTF-8');
+
+    const messages = await readTopic(kafka, topic);
+    expect(messages.length).toBe(before + 1);
+  });
+
+  it('415 for a batch that is not sent as JSON', async () => {
+    const response = await fetch(`${apiUrl}/v1/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', authorization: `Bearer ${key}` },
+      body: JSON.stringify([recordToJson(record(30))]),
+    });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { message: string }).message).toMatch(/application\/json/);
   });
 
   it('400 for malformed JSON and for a body that is not a batch; 413 for too many records or bytes', async () => {
