@@ -72,11 +72,17 @@ export function flag(rawQuery: unknown, name: string): boolean {
   return typeof value === 'string' && value.trim().toLowerCase() === 'true';
 }
 
+/** PostgreSQL's text cannot hold U+0000: a name with one is refused, not a failure of the store. */
+function storable(name: string, value: string): string {
+  if (value.includes('\u0000')) throw registryErrors.invalidRequest(`${name} contains a NUL character`);
+  return value;
+}
+
 /** A string query parameter, or the fallback. */
 export function text(rawQuery: unknown, name: string, fallback: string): string {
   const parsed = query.safeParse(rawQuery);
   const value = parsed.success ? parsed.data[name] : undefined;
-  return typeof value === 'string' ? value : fallback;
+  return typeof value === 'string' ? storable(name, value) : fallback;
 }
 
 const pathParams = z.record(z.string(), z.string());
@@ -86,7 +92,7 @@ function param(rawParams: unknown, name: string): string {
   const parsed = pathParams.safeParse(rawParams);
   const value = parsed.success ? parsed.data[name] : undefined;
   if (value === undefined || value === '') throw registryErrors.invalidRequest(`missing ${name} in the path`);
-  return value;
+  return storable(name, value);
 }
 
 export const subjectParam = (rawParams: unknown): string => param(rawParams, 'subject');

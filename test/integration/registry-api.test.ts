@@ -14,6 +14,7 @@ import {
   recordSchema,
   REGISTRY_CONTENT_TYPE,
   useRegistryDatabase,
+  type HttpMethod,
   type RegistryCall,
   type RegistryResponse,
 } from '../helpers/registry.js';
@@ -182,6 +183,24 @@ describe('registering and reading', () => {
     expect((await call('GET', `/subjects?subjectPrefix=${path}`)).body).toEqual([name]);
     expect((await call('GET', `/subjects/${path}/versions/1`)).body).toMatchObject({ subject: name, id });
     expect((await call('DELETE', `/subjects/${path}`)).body).toEqual([1]);
+  });
+
+  it('refuses a NUL character, which PostgreSQL cannot store, with 422 and not a store failure', async () => {
+    const name = `${subject()}%00x`;
+    const requests: [HttpMethod, string, unknown?][] = [
+      ['GET', '/subjects?subjectPrefix=%00'],
+      ['GET', `/subjects/${name}/versions`],
+      ['POST', `/subjects/${name}/versions`, { schema: v1 }],
+      ['POST', `/subjects/${name}`, { schema: v1 }],
+      ['DELETE', `/subjects/${name}`],
+      ['PUT', `/config/${name}`, { compatibility: 'NONE' }],
+      ['POST', `/compatibility/subjects/${name}/versions`, { schema: v1 }],
+    ];
+    for (const [method, url, body] of requests) {
+      const response = await call(method, url, body === undefined ? {} : { body });
+      expect(response.status, `${method} ${url}`).toBe(422);
+      expect(errorBody.parse(response.body).message, `${method} ${url}`).toMatch(/NUL character/);
+    }
   });
 
   it('looks a schema up in a subject (POST /subjects/{s})', async () => {
