@@ -6,26 +6,49 @@
 import { z } from 'zod';
 import type { TributaryRecord } from '../../core/record.js';
 
-const eventTime = z.union([
-  z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
-  z
-    .number()
-    .int()
-    .transform((n) => new Date(n)),
-]);
+/**
+ * A union's message when no alternative accepted the input: the message of the alternative whose
+ * type the input had (a number that is not an integer, a string that is no time), else `expected`.
+ * Zod's own is "Invalid input", which names neither.
+ */
+function oneOf(expected: string): (issue: z.core.$ZodRawIssue) => string {
+  return (issue) => {
+    for (const branch of (issue as { errors?: z.core.$ZodIssue[][] }).errors ?? []) {
+      const own = branch.find((i) => i.code !== 'invalid_type' || i.expected === 'int');
+      if (own !== undefined) return own.message;
+    }
+    return expected;
+  };
+}
 
-const amountMinor = z.union([
-  z
-    .number()
-    .int()
-    .refine(Number.isSafeInteger, 'integers beyond 2^53 must be sent as strings')
-    .transform((n) => BigInt(n)),
-  z
-    .string()
-    .regex(/^-?\d{1,19}$/, 'an integer')
-    .transform((s) => BigInt(s))
-    .refine((n) => n >= -(2n ** 63n) && n < 2n ** 63n, 'outside the 64-bit range'),
-]);
+const eventTime = z.union(
+  [
+    z.iso
+      .datetime({ offset: true, error: 'an ISO 8601 time with a zone (Z or ±hh:mm)' })
+      .transform((s) => new Date(s)),
+    z
+      .number()
+      .int('whole epoch milliseconds')
+      .transform((n) => new Date(n)),
+  ],
+  { error: oneOf('an ISO 8601 time with a zone, or epoch milliseconds') },
+);
+
+const amountMinor = z.union(
+  [
+    // Zod's int() takes safe integers only: beyond 2^53 a JSON number has already lost digits.
+    z
+      .number()
+      .int('an integer (beyond 2^53, a string of digits)')
+      .transform((n) => BigInt(n)),
+    z
+      .string()
+      .regex(/^-?\d{1,19}$/, 'a string of at most 19 digits')
+      .transform((s) => BigInt(s))
+      .refine((n) => n >= -(2n ** 63n) && n < 2n ** 63n, 'outside the 64-bit range'),
+  ],
+  { error: oneOf('an integer, or a string of digits beyond 2^53') },
+);
 
 const nullableString = z.string().nullable().optional().default(null);
 
