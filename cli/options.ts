@@ -1,22 +1,33 @@
 /** Parsers for command-line option values: a bad value is a usage error (exit code 2). */
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 
+// Only plain decimal forms: Number() would also take "" (as 0), " 8", "0x50", "1e3" and "Infinity".
+const DIGITS = /^\d+$/;
+const DECIMAL = /^\d+(\.\d+)?$/;
+
 export function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError('expected a port 0–65535');
+  if (!DIGITS.test(value) || port > 65535) throw new InvalidArgumentError('expected a port 0–65535');
   return port;
 }
 
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  if (!DIGITS.test(value) || !Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
 
 export function parseNonNegativeNumber(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number ≥ 0');
+  if (!DECIMAL.test(value) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number ≥ 0');
+  return n;
+}
+
+/** A whole percentage, 0–100. */
+export function parsePercent(value: string): number {
+  const n = Number(value);
+  if (!DIGITS.test(value) || n > 100) throw new InvalidArgumentError('expected an integer 0–100');
   return n;
 }
 

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
 import { createCassandraClient } from '../../core/cassandra/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { abReport } from '../../speed/ab/report.js';
@@ -11,13 +11,7 @@ import {
   describeInEffect,
 } from '../../speed/index.js';
 import { action, commandContext, loadUseCaseModulesFor } from '../context.js';
-import { parsePositiveInt } from '../options.js';
-
-function percent(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 100) throw new InvalidArgumentError('expected an integer 0–100');
-  return n;
-}
+import { parsePercent, parsePositiveInt } from '../options.js';
 
 /**
  * True when every one of `variants` is the use case's (USECASE_MODULES' use cases too); else false,
@@ -47,7 +41,7 @@ export function abCommand(): Command {
     .requiredOption('--treatment <variant>', 'the variant being tried')
     .addOption(
       new Option('--percent <n>', 'share of customers (0–100) that receive the treatment')
-        .argParser(percent)
+        .argParser(parsePercent)
         .default(50),
     )
     .option('--salt <text>', 'changes which customers fall in the treatment share', '')

@@ -1,0 +1,49 @@
+import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { describe, expect, it } from 'vitest';
+import { parseNonNegativeNumber, parsePercent, parsePort, parsePositiveInt } from '../../cli/options.js';
+
+/** Forms Number() reads as a number but nobody types as one: each must be a usage error. */
+const NOT_DECIMAL = ['', ' ', ' 8', '8 ', '0x50', '0b1', '0o7', '1e3', '+5', '-0', 'Infinity', '1_000'];
+
+function refuses(parse: (value: string) => number, value: string): boolean {
+  try {
+    parse(value);
+    return false;
+  } catch (error) {
+    return error instanceof InvalidArgumentError;
+  }
+}
+
+describe('command-line number parsers', () => {
+  it('parsePort takes 0–65535 in plain digits only', () => {
+    expect(parsePort('0')).toBe(0);
+    expect(parsePort('8080')).toBe(8080);
+    expect(parsePort('65535')).toBe(65535);
+    for (const value of [...NOT_DECIMAL, '65536', '80.0', '-1'])
+      expect(refuses(parsePort, value), JSON.stringify(value)).toBe(true);
+  });
+
+  it('parsePositiveInt takes plain digits above 0, up to the largest safe integer', () => {
+    expect(parsePositiveInt('1')).toBe(1);
+    expect(parsePositiveInt('007')).toBe(7);
+    expect(parsePositiveInt(String(Number.MAX_SAFE_INTEGER))).toBe(Number.MAX_SAFE_INTEGER);
+    for (const value of [...NOT_DECIMAL, '0', '1.5', '-3', '99999999999999999999'])
+      expect(refuses(parsePositiveInt, value), JSON.stringify(value)).toBe(true);
+  });
+
+  it('parseNonNegativeNumber takes digits with an optional decimal part', () => {
+    expect(parseNonNegativeNumber('0')).toBe(0);
+    expect(parseNonNegativeNumber('2.5')).toBe(2.5);
+    expect(parseNonNegativeNumber('10')).toBe(10);
+    for (const value of [...NOT_DECIMAL, '.5', '5.', '-1', '1.2.3'])
+      expect(refuses(parseNonNegativeNumber, value), JSON.stringify(value)).toBe(true);
+  });
+
+  it('parsePercent takes whole numbers 0–100', () => {
+    expect(parsePercent('0')).toBe(0);
+    expect(parsePercent('50')).toBe(50);
+    expect(parsePercent('100')).toBe(100);
+    for (const value of [...NOT_DECIMAL, '101', '12.5', '-1'])
+      expect(refuses(parsePercent, value), JSON.stringify(value)).toBe(true);
+  });
+});
