@@ -1,4 +1,4 @@
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createCassandraClient } from '../../core/cassandra/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { abReport } from '../../speed/ab/report.js';
@@ -12,6 +12,19 @@ import {
 } from '../../speed/index.js';
 import { action, commandContext, loadUseCaseModulesFor } from '../context.js';
 import { parsePercent, parsePositiveInt } from '../options.js';
+
+/**
+ * The report reads findings_by_usecase with one query per day, so a typo (--days 100000) would run for
+ * hours. A finding is kept RETENTION_DAYS (default 60) + 2 days: 400 covers a year of retention
+ * with room, and days beyond what is kept would only read empty partitions.
+ */
+const MAX_REPORT_DAYS = 400;
+
+function parseReportDays(value: string): number {
+  const days = parsePositiveInt(value);
+  if (days > MAX_REPORT_DAYS) throw new InvalidArgumentError(`expected at most ${MAX_REPORT_DAYS} days`);
+  return days;
+}
 
 /**
  * True when every one of `variants` is the use case's (USECASE_MODULES' use cases too); else false,
@@ -121,7 +134,14 @@ export function abCommand(): Command {
   ab.command('report')
     .description('per variant: findings per code and delivered; how much the variants agree')
     .argument('<usecase>')
-    .addOption(new Option('--days <n>', 'days back from today').argParser(parsePositiveInt).default(7))
+    .addOption(
+      new Option(
+        '--days <n>',
+        `days back from today, at most ${MAX_REPORT_DAYS} (findings are kept RETENTION_DAYS + 2 days)`,
+      )
+        .argParser(parseReportDays)
+        .default(7),
+    )
     .option('--json', 'print JSON')
     .action(
       action(async (usecase, options) => {

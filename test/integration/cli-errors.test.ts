@@ -59,6 +59,18 @@ describe('command line errors', () => {
     }
   });
 
+  it('tributary ab report --days: more than 400 days prints usage and exits 2 before reading', async () => {
+    // With no Cassandra at this port the command would fail (exit 1) if it got as far as connecting.
+    for (const days of ['401', '100000', '1000000000']) {
+      const result = await runCli(['ab', 'report', 'amount-anomaly', '--days', days], {
+        CASSANDRA_PORT: '1',
+      });
+      expect(result.code, days).toBe(2);
+      expect(result.stderr).toMatch(/option '--days <n>' argument .* is invalid\. expected at most 400 days/);
+      expect(result.stderr).toMatch(/Usage: tributary ab report/);
+    }
+  });
+
   it('an unknown command exits 2', async () => {
     const result = await runCli(['launch-rockets']);
     expect(result.code).toBe(2);
