@@ -3,7 +3,7 @@ import { loadConfig, type Config } from '../core/config.js';
 import { describeError, isTributaryError, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createPgPool, type PgPool } from '../core/postgres/index.js';
-import { findUseCase, loadUseCaseModules } from '../speed/usecases/index.js';
+import { allUseCases, findUseCase, loadUseCaseModules, type UseCase } from '../speed/usecases/index.js';
 
 export interface CommandContext {
   readonly config: Config;
@@ -79,4 +79,28 @@ export async function loadUseCaseModulesFor(usecase: string): Promise<void> {
     );
   for (const failure of failed)
     process.stderr.write(`tributary: warning: a USECASE_MODULES module could not be loaded: ${failure}\n`);
+}
+
+/** A variant as the command line shows it: a use case without variants has the one variant ''. */
+function variantName(variant: string): string {
+  return variant === '' ? '(none)' : variant;
+}
+
+/**
+ * The use case named `usecase` (USECASE_MODULES' too), with every one of `variants`: a name or a
+ * variant it does not know is a usage error naming the known ones, raised before anything connects.
+ */
+export async function requireUseCase(usecase: string, variants: readonly string[] = []): Promise<UseCase> {
+  await loadUseCaseModulesFor(usecase);
+  const useCase = findUseCase(usecase);
+  if (useCase === undefined) {
+    const known = allUseCases().map((u) => u.name);
+    throw new TributaryError('USAGE', `no use case named ${usecase} (known: ${known.join(', ')})`);
+  }
+  const unknown = variants.find((v) => !useCase.variants.includes(v));
+  if (unknown !== undefined) {
+    const known = useCase.variants.map(variantName).join(', ');
+    throw new TributaryError('USAGE', `${usecase} has no variant ${variantName(unknown)} (known: ${known})`);
+  }
+  return useCase;
 }

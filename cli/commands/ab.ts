@@ -4,13 +4,12 @@ import { createPgPool } from '../../core/postgres/index.js';
 import { abReport } from '../../speed/ab/report.js';
 import {
   assignVariant,
-  findUseCase,
   listExperiments,
   setExperiment,
   untilInEffect,
   describeInEffect,
 } from '../../speed/index.js';
-import { action, commandContext, loadUseCaseModulesFor } from '../context.js';
+import { action, commandContext, requireUseCase } from '../context.js';
 import { parsePercent, parsePositiveInt } from '../options.js';
 
 /**
@@ -24,21 +23,6 @@ function parseReportDays(value: string): number {
   const days = parsePositiveInt(value);
   if (days > MAX_REPORT_DAYS) throw new InvalidArgumentError(`expected at most ${MAX_REPORT_DAYS} days`);
   return days;
-}
-
-/**
- * True when every one of `variants` is the use case's (USECASE_MODULES' use cases too); else false,
- * with the reason on stderr.
- */
-async function knownVariants(usecase: string, variants: readonly string[]): Promise<boolean> {
-  await loadUseCaseModulesFor(usecase);
-  const known = findUseCase(usecase)?.variants ?? [];
-  const unknown = variants.find((v) => !known.includes(v));
-  if (unknown === undefined) return true;
-  process.stderr.write(
-    `tributary: ${usecase} has no variant ${unknown} (known: ${known.join(', ') || 'none'})\n`,
-  );
-  return false;
 }
 
 export function abCommand(): Command {
@@ -60,7 +44,7 @@ export function abCommand(): Command {
     .option('--salt <text>', 'changes which customers fall in the treatment share', '')
     .action(
       action(async (usecase, options) => {
-        if (!(await knownVariants(usecase, [options.control, options.treatment]))) return 2;
+        await requireUseCase(usecase, [options.control, options.treatment]);
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
         let from: Date | undefined;
@@ -95,7 +79,7 @@ export function abCommand(): Command {
           return 2;
         }
         // A variant that is not the use case's would leave the customer with none of its feedback.
-        if (variant !== undefined && !(await knownVariants(usecase, [variant]))) return 2;
+        await requireUseCase(usecase, variant === undefined ? [] : [variant]);
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
         let from: Date | undefined;
@@ -145,6 +129,7 @@ export function abCommand(): Command {
     .option('--json', 'print JSON')
     .action(
       action(async (usecase, options) => {
+        await requireUseCase(usecase);
         const { config, logger } = commandContext();
         const client = createCassandraClient({
           contactPoints: config.cassandra.contactPoints,

@@ -71,6 +71,23 @@ describe('command line errors', () => {
     }
   });
 
+  it('tributary ab: an unknown use case is refused with the known ones, exit 2, before connecting', async () => {
+    // Nothing answers at port 1: a command that got as far as the database would exit 1.
+    const nowhere = { PG_PORT: '1', CASSANDRA_PORT: '1' };
+    for (const args of [
+      ['ab', 'assign', 'bogus-uc', 'nobody', '--clear'],
+      ['ab', 'assign', 'bogus-uc', 'nobody', 'A'],
+      ['ab', 'report', 'bogus-uc'],
+      ['ab', 'set', 'bogus-uc', '--control', 'A', '--treatment', 'B'],
+    ]) {
+      const result = await runCli(args, nowhere);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain(
+        'no use case named bogus-uc (known: data-quality, amount-anomaly, velocity)',
+      );
+    }
+  });
+
   it('an unknown command exits 2', async () => {
     const result = await runCli(['launch-rockets']);
     expect(result.code).toBe(2);
