@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createCassandraClient } from '../../core/cassandra/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
+import { TributaryError } from '../../core/errors.js';
 import { abReport } from '../../speed/ab/report.js';
 import {
   assignVariant,
@@ -45,6 +46,11 @@ export function abCommand(): Command {
     .action(
       action(async (usecase, options) => {
         await requireUseCase(usecase, [options.control, options.treatment]);
+        if (options.control === options.treatment)
+          throw new TributaryError(
+            'USAGE',
+            `--control and --treatment are both ${options.control}: an experiment needs two variants`,
+          );
         const { config, logger } = commandContext();
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
         let from: Date | undefined;

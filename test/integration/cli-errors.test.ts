@@ -88,6 +88,16 @@ describe('command line errors', () => {
     }
   });
 
+  it('tributary ab set: the same variant as control and treatment is refused, exit 2, before connecting', async () => {
+    const result = await runCli(['ab', 'set', 'amount-anomaly', '--control', 'A', '--treatment', 'A'], {
+      PG_PORT: '1',
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'tributary: error [USAGE]: --control and --treatment are both A: an experiment needs two variants\n',
+    );
+  });
+
   it('an unknown command exits 2', async () => {
     const result = await runCli(['launch-rockets']);
     expect(result.code).toBe(2);
