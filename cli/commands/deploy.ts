@@ -14,7 +14,7 @@ import {
   type JobStatus,
   type Share,
 } from '../../speed/index.js';
-import { action, loadUseCaseModulesFor, withPool } from '../context.js';
+import { action, requireUseCase, withPool } from '../context.js';
 import { parseJsonObject } from '../options.js';
 
 function parseFrom(value: string): 'earliest' | 'latest' | number {
@@ -45,9 +45,9 @@ export function deployCommand() {
       ).argParser(parseFrom),
     )
     .action(
-      action((usecase, options) =>
-        withPool(async (pool) => {
-          await loadUseCaseModulesFor(usecase);
+      action(async (usecase, options) => {
+        await requireUseCase(usecase, [options.variant]);
+        return withPool(async (pool) => {
           const generation = await deploy(pool, {
             usecase,
             variant: options.variant,
@@ -61,8 +61,8 @@ export function deployCommand() {
               : `updated ${job} to generation ${generation} (it continues from its consumer group’s committed offsets)\n`,
           );
           return 0;
-        }),
-      ),
+        });
+      }),
     );
 }
 
@@ -76,6 +76,9 @@ export function undeployCommand() {
         withPool(async (pool) => {
           const found = await setStatus(pool, usecase, options.variant, 'undeployed', null);
           if (!found) {
+            // Checked only now: a deployment whose module is gone, or no longer has the variant, can
+            // still be undeployed. A name or variant nobody knows is a usage error (exit 2).
+            await requireUseCase(usecase, [options.variant]);
             process.stderr.write(`tributary: ${jobName(usecase, options.variant)} is not deployed\n`);
             return 1;
           }

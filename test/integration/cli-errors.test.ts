@@ -1,8 +1,12 @@
 /** Bad configuration and bad flags fail clearly, with the documented exit codes. */
 import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { scratchEnv } from '../../scripts/scratch.js';
 import { runCli, runScript } from '../helpers/cli.js';
-import { config } from '../helpers/context.js';
+import { cassandraClient, config, pgPool } from '../helpers/context.js';
+import { uniqueName } from '../helpers/names.js';
 
 describe('command line errors', () => {
   it('a bad configuration value names the variable and exits 78 before doing anything', async () => {
@@ -96,6 +100,61 @@ describe('command line errors', () => {
     expect(result.stderr).toBe(
       'tributary: error [USAGE]: --control and --treatment are both A: an experiment needs two variants\n',
     );
+  });
+
+  it('tributary deploy: an unknown use case or variant is refused with the known ones, exit 2, before connecting', async () => {
+    for (const [args, message] of [
+      [['deploy', 'bogus-uc'], 'no use case named bogus-uc (known: data-quality, amount-anomaly, velocity)'],
+      [['deploy', 'amount-anomaly', '--variant', 'C'], 'amount-anomaly has no variant C (known: A, B)'],
+      [['deploy', 'amount-anomaly'], 'amount-anomaly has no variant (none) (known: A, B)'],
+    ] as const) {
+      const result = await runCli(args, { PG_PORT: '1' });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toBe(`tributary: error [USAGE]: ${message}\n`);
+    }
+  });
+
+  it('tributary undeploy: a deployed use case whose module is gone still goes; an unknown one is refused, exit 2', async () => {
+    const name = uniqueName('cli').toLowerCase();
+    const admin = pgPool();
+    const cassandra = cassandraClient();
+    const dir = await mkdtemp(path.join(tmpdir(), 'usecases-'));
+    await admin.query(`CREATE DATABASE ${name}`);
+    try {
+      const env = scratchEnv(config, name);
+      const applied = await runCli(['db', 'apply'], env);
+      expect(applied.code, applied.stderr).toBe(0);
+      const module = path.join(dir, 'gone.mjs');
+      await writeFile(
+        module,
+        `export default { name: 'gone-uc', description: 'removed after deploy', variants: [''], needsProfile: false, process() { return []; } };\n`,
+      );
+      const deployed = await runCli(['deploy', 'gone-uc'], { ...env, USECASE_MODULES: module });
+      expect(deployed.code, deployed.stderr).toBe(0);
+      // The module is no longer in USECASE_MODULES: its deployment can still be undeployed.
+      const undeployed = await runCli(['undeploy', 'gone-uc'], env);
+      expect(undeployed.code, undeployed.stderr).toBe(0);
+      expect(undeployed.stdout).toBe('undeployed usecase.gone-uc\n');
+      for (const [args, message] of [
+        [
+          ['undeploy', 'bogus-uc'],
+          'no use case named bogus-uc (known: data-quality, amount-anomaly, velocity)',
+        ],
+        [['undeploy', 'amount-anomaly', '--variant', 'Z'], 'amount-anomaly has no variant Z (known: A, B)'],
+      ] as const) {
+        const result = await runCli(args, env);
+        expect(result.code, args.join(' ')).toBe(2);
+        expect(result.stderr).toBe(`tributary: error [USAGE]: ${message}\n`);
+      }
+      // A job this build knows that is just not deployed: a failure, not a usage error.
+      const notDeployed = await runCli(['undeploy', 'velocity'], env);
+      expect(notDeployed.code).toBe(1);
+      expect(notDeployed.stderr).toBe('tributary: usecase.velocity is not deployed\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await cassandra.execute(`DROP KEYSPACE IF EXISTS ${name}`);
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
   });
 
   it('an unknown command exits 2', async () => {
