@@ -17,9 +17,25 @@ import {
 import { action, requireUseCase, withPool } from '../context.js';
 import { parseJsonObject } from '../options.js';
 
-function parseFrom(value: string): 'earliest' | 'latest' | number {
+/** YYYY-MM-DD, then optionally [T ]hh:mm[:ss[.fff]] and Z or ±hh:mm. */
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * True when the date and time of day are ones a calendar has: Date.parse rolls 2024-02-30 over to
+ * March 1 and 24:00 over to the next day instead of refusing them.
+ */
+function isRealIsoTime(value: string): boolean {
+  const parts = ISO_TIME.exec(value);
+  if (parts === null) return false;
+  const [, y = '', mo = '', d = '', h = '00', mi = '00', s = '00'] = parts;
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  return new Date(ms).toISOString().slice(0, 19) === `${y}-${mo}-${d}T${h}:${mi}:${s}`;
+}
+
+export function parseFrom(value: string): 'earliest' | 'latest' | number {
   if (value === 'earliest' || value === 'latest') return value;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  const ms = /^\d+$/.test(value) ? Number(value) : isRealIsoTime(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(ms))
     throw new InvalidArgumentError('expected earliest, latest, an ISO timestamp or epoch milliseconds');
   // The control plane keeps 13-digit epoch milliseconds: 2001-09-09 to 2286-11-20.

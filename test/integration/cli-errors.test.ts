@@ -41,13 +41,22 @@ describe('command line errors', () => {
     expect(both.stderr).toMatch(/cannot be used with option '--except/);
   });
 
-  it('tributary deploy --from: a time the control plane cannot keep prints usage and exits 2', async () => {
-    for (const from of ['1999-01-01', 'yesterday']) {
-      const result = await runCli(['deploy', 'velocity', '--from', from]);
+  it('tributary deploy --from: a time the control plane cannot keep, or no calendar has, prints usage and exits 2', async () => {
+    // Date.parse would roll these over (to March 1, to the next day) instead of refusing them.
+    for (const from of [
+      '1999-01-01',
+      'yesterday',
+      '2024-02-30',
+      '2023-02-29',
+      '2024-04-31T10:00:00Z',
+      '2024-03-01T24:00',
+    ]) {
+      // Nothing answers at port 1: a --from let through would not deploy anything.
+      const result = await runCli(['deploy', 'velocity', '--from', from], { PG_PORT: '1' });
       expect(result.code, from).toBe(2);
       expect(result.stderr).toMatch(/option '--from <position>' argument .* is invalid/);
     }
-    expect((await runCli(['deploy', 'velocity', '--from', '1999-01-01'])).stderr).toMatch(
+    expect((await runCli(['deploy', 'velocity', '--from', '1999-01-01'], { PG_PORT: '1' })).stderr).toMatch(
       /between 2001-09-09 and 2286-11-20/,
     );
   });

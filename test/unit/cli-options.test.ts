@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { describe, expect, it } from 'vitest';
+import { parseFrom } from '../../cli/commands/deploy.js';
 import { parseNonNegativeNumber, parsePercent, parsePort, parsePositiveInt } from '../../cli/options.js';
 
 /** Forms Number() reads as a number but nobody types as one: each must be a usage error. */
@@ -45,5 +46,26 @@ describe('command-line number parsers', () => {
     expect(parsePercent('100')).toBe(100);
     for (const value of [...NOT_DECIMAL, '101', '12.5', '-1'])
       expect(refuses(parsePercent, value), JSON.stringify(value)).toBe(true);
+  });
+});
+
+describe('deploy --from', () => {
+  it('takes ISO dates and times a calendar has, and epoch milliseconds', () => {
+    expect(parseFrom('earliest')).toBe('earliest');
+    expect(parseFrom('2024-02-29')).toBe(Date.UTC(2024, 1, 29));
+    expect(parseFrom('2024-02-29T23:59:59.999Z')).toBe(Date.UTC(2024, 1, 29, 23, 59, 59, 999));
+    expect(parseFrom('2024-03-01T10:00:00+02:00')).toBe(Date.UTC(2024, 2, 1, 8));
+    expect(parseFrom('1709287200000')).toBe(1709287200000);
+  });
+
+  it('refuses a day or time of day that Date.parse would roll over', () => {
+    for (const value of [
+      '2024-02-30',
+      '2023-02-29',
+      '2024-04-31T10:00:00Z',
+      '2024-03-01T24:00',
+      '2024-03-01T10:60',
+    ])
+      expect(() => parseFrom(value), value).toThrow(InvalidArgumentError);
   });
 });
