@@ -45,8 +45,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     await program.parseAsync([...argv]);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Help and version are not errors; everything else commander reports is a usage error.
-      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+      // Help asked for (--help, `help [command]`) and version are not errors. Help shown because a
+      // subcommand is missing (`tributary ab`) or `help` names no command is one: commander gives it
+      // exit code 1. Everything else commander reports is a usage error too.
+      const ok =
+        ['commander.helpDisplayed', 'commander.version'].includes(error.code) ||
+        (error.code === 'commander.help' && error.exitCode === 0);
       process.exitCode = ok ? 0 : EXIT_USAGE;
       return;
     }

@@ -172,6 +172,35 @@ describe('command line errors', () => {
     expect(result.stderr).toMatch(/unknown command/);
   });
 
+  it('a missing subcommand, or help for an unknown command, prints usage and exits 2; asking for help exits 0', async () => {
+    for (const args of [
+      [],
+      ['stack'],
+      ['db'],
+      ['ab'],
+      ['customers'],
+      ['keys'],
+      ['help', 'bogus'],
+      ['ab', 'help', 'bogus'],
+    ]) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(/^Usage: tributary/);
+    }
+    for (const args of [
+      ['--help'],
+      ['ab', '--help'],
+      ['help'],
+      ['help', 'ab'],
+      ['ab', 'help', 'set'],
+      ['--version'],
+    ]) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout, args.join(' ')).toMatch(/^Usage: tributary|^0\.1\.0/);
+    }
+  });
+
   it('--help works even with a bad environment', async () => {
     const result = await runCli(['--help'], { KAFKA_PORT: 'nope' });
     expect(result.code).toBe(0);
