@@ -72,10 +72,17 @@ function stringField(item: unknown, field: 'record_id' | 'customer_id'): string 
 
 export function gatewayRoutes(options: GatewayOptions): FastifyPluginAsync {
   const maxRecords = options.maxRecords ?? 1_000;
+  // Keys are checked when a request arrives, before its body is read: a caller without a valid
+  // key gets its 401 without the server reading and parsing up to --body-limit bytes for it.
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const onRequest = async (request: FastifyRequest): Promise<void> => {
+    principals.set(request, await authenticate(request, options.authenticator));
+  };
   // eslint-disable-next-line @typescript-eslint/require-await -- fastify plugins are async functions
   return async (app) => {
-    app.post('/v1/records', async (request: FastifyRequest, reply: FastifyReply) => {
-      const principal = await authenticate(request, options.authenticator);
+    app.post('/v1/records', { onRequest }, async (request: FastifyRequest, reply: FastifyReply) => {
+      const principal = principals.get(request);
+      if (principal === undefined) throw new TributaryError('INTERNAL', 'the request was not authenticated');
       const items = recordsOf(request.body);
       if (items.length === 0) throw new TributaryError('BAD_REQUEST', 'the batch has no records');
       if (items.length > maxRecords) {

@@ -132,6 +132,8 @@ describe('ingest gateway', () => {
 
   it('401 without a key, with an unknown key and with a revoked key', async () => {
     expect((await post([recordToJson(record(1))], null)).status).toBe(401);
+    // The key is checked before the body is read: a malformed one is not even parsed.
+    expect((await post(undefined, null, '{"records": [')).status).toBe(401);
     expect((await post([recordToJson(record(1))], 'trb_000000000000_' + 'x'.repeat(43))).status).toBe(401);
     const extra = await createApiKey(pool, customer);
     expect((await post([recordToJson(record(5))], extra.key)).status).toBe(200);
