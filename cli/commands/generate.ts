@@ -25,6 +25,16 @@ function share(value: string): number {
   return n;
 }
 
+/** Customer ids are `<prefix>-0001`…: the prefix must keep them valid ids (CUSTOMER_ID_PATTERN). */
+function customerPrefix(value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$/.test(value)) {
+    throw new InvalidArgumentError(
+      'expected 1-50 letters, digits, "_", "." or "-", starting with a letter or digit (ids are <prefix>-0001…)',
+    );
+  }
+  return value;
+}
+
 export function generateCommand(): Command {
   const d = DEFAULT_GENERATE;
   return new Command('generate')
@@ -71,7 +81,11 @@ export function generateCommand(): Command {
         .argParser(share)
         .default(d.bursts),
     )
-    .option('--customer-prefix <prefix>', 'customer ids are <prefix>-0001…', d.customerPrefix)
+    .addOption(
+      new Option('--customer-prefix <prefix>', 'customer ids are <prefix>-0001…')
+        .argParser(customerPrefix)
+        .default(d.customerPrefix),
+    )
     .addOption(
       new Option('--end <epoch-ms>', 'end of the generated period (default: now)').argParser(
         parsePositiveInt,

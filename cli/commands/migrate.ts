@@ -57,6 +57,15 @@ function parseConcurrency(value: string): number {
   return n;
 }
 
+/** A page's rows are in memory at once, converted and written, times --concurrency. */
+const MAX_PAGE_SIZE = 100_000;
+
+function pageSize(value: string): number {
+  const n = parsePositiveInt(value);
+  if (n > MAX_PAGE_SIZE) throw new InvalidArgumentError(`expected at most ${MAX_PAGE_SIZE} rows`);
+  return n;
+}
+
 function parseRate(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected rows per second > 0');
@@ -167,7 +176,12 @@ export function migrateCommand(): Command {
       new Option('--rate <rows-per-second>', 'at most this many rows per second').argParser(parseRate),
     )
     .addOption(
-      new Option('--page-size <rows>', 'rows per keyset page').argParser(parsePositiveInt).default(5_000),
+      new Option(
+        '--page-size <rows>',
+        `rows per keyset page, at most ${MAX_PAGE_SIZE} (memory grows with it)`,
+      )
+        .argParser(pageSize)
+        .default(5_000),
     )
     .addOption(
       new Option('--dry-run', 'read and convert everything, report rejects, write nothing').conflicts([

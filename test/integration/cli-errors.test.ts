@@ -166,6 +166,19 @@ describe('command line errors', () => {
     }
   });
 
+  it('tributary generate and migrate: a prefix that makes no customer id, or a page without bound, exit 2', async () => {
+    for (const args of [
+      ['generate', '--customer-prefix', 'bad prefix!'],
+      ['generate', '--customer-prefix', ''],
+      ['migrate', '--page-size', '100001'],
+    ]) {
+      // Nothing is reachable on port 1: had the command started its work, it would exit 1.
+      const result = await runCli(args, { KAFKA_PORT: '1', PG_PORT: '1', CASSANDRA_PORT: '1' });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(/argument .* is invalid/);
+    }
+  });
+
   it('an unknown command exits 2', async () => {
     const result = await runCli(['launch-rockets']);
     expect(result.code).toBe(2);
