@@ -3,7 +3,13 @@ import { loadConfig, type Config } from '../core/config.js';
 import { describeError, isTributaryError, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createPgPool, type PgPool } from '../core/postgres/index.js';
-import { allUseCases, findUseCase, loadUseCaseModules, type UseCase } from '../speed/usecases/index.js';
+import {
+  allUseCases,
+  findUseCase,
+  loadUseCaseModules,
+  unknownVariant,
+  type UseCase,
+} from '../speed/usecases/index.js';
 
 export interface CommandContext {
   readonly config: Config;
@@ -81,11 +87,6 @@ export async function loadUseCaseModulesFor(usecase: string): Promise<void> {
     process.stderr.write(`tributary: warning: a USECASE_MODULES module could not be loaded: ${failure}\n`);
 }
 
-/** A variant as the command line shows it: a use case without variants has the one variant ''. */
-function variantName(variant: string): string {
-  return variant === '' ? '(none)' : variant;
-}
-
 /**
  * The use case named `usecase` (USECASE_MODULES' too), with every one of `variants`: a name or a
  * variant it does not know is a usage error naming the known ones, raised before anything connects.
@@ -97,10 +98,9 @@ export async function requireUseCase(usecase: string, variants: readonly string[
     const known = allUseCases().map((u) => u.name);
     throw new TributaryError('USAGE', `no use case named ${usecase} (known: ${known.join(', ')})`);
   }
-  const unknown = variants.find((v) => !useCase.variants.includes(v));
-  if (unknown !== undefined) {
-    const known = useCase.variants.map(variantName).join(', ');
-    throw new TributaryError('USAGE', `${usecase} has no variant ${variantName(unknown)} (known: ${known})`);
+  for (const variant of variants) {
+    const unknown = unknownVariant(useCase, variant);
+    if (unknown !== undefined) throw new TributaryError('USAGE', unknown);
   }
   return useCase;
 }

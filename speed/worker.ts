@@ -19,7 +19,7 @@ import { listDeployments, setStatus } from './deploy/deployments.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
-import { findUseCase, loadUseCaseModules } from './usecases/index.js';
+import { findUseCase, loadUseCaseModules, unknownVariant } from './usecases/index.js';
 import { ViewsLogic } from './views/views-logic.js';
 
 export const PLATFORM_JOBS = ['validation', 'master', 'views', 'delivery'] as const;
@@ -173,6 +173,11 @@ export async function startWorker(config: Config, logger: Logger, name: string):
         'USAGE',
         `unknown job ${JSON.stringify(name)}: validation, master, views, delivery or usecase.<name>[.<variant>]`,
       );
+    }
+    const unknown = unknownVariant(useCase, parsed.variant);
+    if (unknown !== undefined) {
+      await cleanup();
+      throw new TributaryError('USAGE', `unknown job ${JSON.stringify(name)}: ${unknown}`);
     }
     const deployment = (await listDeployments(pool)).find(
       (d) => d.usecase === parsed.usecase && d.variant === parsed.variant,

@@ -27,6 +27,14 @@ export function allUseCases(): UseCase[] {
   return [...registry.values()];
 }
 
+/** Why `variant` is not one of `useCase`'s, naming those it has; undefined when it is one. */
+export function unknownVariant(useCase: UseCase, variant: string): string | undefined {
+  if (useCase.variants.includes(variant)) return undefined;
+  // A use case without variants has the one variant '', which no command line shows as such.
+  const label = (v: string): string => (v === '' ? '(none)' : v);
+  return `${useCase.name} has no variant ${label(variant)} (known: ${useCase.variants.map(label).join(', ')})`;
+}
+
 function isUseCase(value: unknown): value is UseCase {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;

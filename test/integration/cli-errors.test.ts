@@ -41,6 +41,25 @@ describe('command line errors', () => {
     expect(both.stderr).toMatch(/cannot be used with option '--except/);
   });
 
+  it('tributary speed --job: a use case or variant that does not exist is refused, exit 2, and never runs', async () => {
+    // These are judged once the use cases (USECASE_MODULES' too) are loaded, so the job connects
+    // first: topics of its own, so that nothing of it lands in the shared ones.
+    const { RECORDS_TOPIC, FINDINGS_TOPIC, FEEDBACK_TOPIC } = scratchEnv(
+      config,
+      uniqueName('cli').toLowerCase(),
+    );
+    const env = { RECORDS_TOPIC, FINDINGS_TOPIC, FEEDBACK_TOPIC };
+    for (const [job, reason] of [
+      ['usecase.amount-anomaly.Z', /amount-anomaly has no variant Z \(known: A, B\)/],
+      ['usecase.velocity.A', /velocity has no variant A \(known: \(none\)\)/],
+      ['usecase.bogus', /unknown job "usecase.bogus"/],
+    ] as const) {
+      const result = await runCli(['speed', '--job', job], env);
+      expect(result.code, job).toBe(2);
+      expect(result.stderr, job).toMatch(reason);
+    }
+  });
+
   it('tributary deploy --from: a time the control plane cannot keep, or no calendar has, prints usage and exits 2', async () => {
     // Date.parse would roll these over (to March 1, to the next day) instead of refusing them.
     for (const from of [
