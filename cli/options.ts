@@ -1,5 +1,7 @@
 /** Parsers for command-line option values: a bad value is a usage error (exit code 2). */
 import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { CUSTOMER_ID_PATTERN } from '../core/record.js';
+import { keyIdOf } from '../core/tenants/index.js';
 
 // Only plain decimal forms: Number() would also take "" (as 0), " 8", "0x50", "1e3" and "Infinity".
 const DIGITS = /^\d+$/;
@@ -42,4 +44,21 @@ export function parseJsonObject(value: string): Record<string, unknown> {
     throw new InvalidArgumentError('expected a JSON object');
   }
   return parsed as Record<string, unknown>;
+}
+
+/** A customer id as the platform keeps them (CUSTOMER_ID_PATTERN). */
+export function parseCustomerId(value: string): string {
+  if (!CUSTOMER_ID_PATTERN.test(value))
+    throw new InvalidArgumentError(
+      'expected 1-64 letters, digits, "_", "." or "-", starting with a letter or digit',
+    );
+  return value;
+}
+
+/** An API key's id: its 12 hex characters, or the whole key (`trb_<id>_<secret>`) it is read from. */
+export function parseKeyId(value: string): string {
+  const id = /^[0-9a-f]{12}$/.test(value) ? value : keyIdOf(value);
+  if (id === undefined)
+    throw new InvalidArgumentError('expected the 12 hex characters after trb_ (or the whole key)');
+  return id;
 }

@@ -7,14 +7,14 @@ import {
   revokeApiKey,
 } from '../../core/tenants/index.js';
 import { action, withPool } from '../context.js';
-import { parseJsonObject } from '../options.js';
+import { parseCustomerId, parseJsonObject, parseKeyId } from '../options.js';
 
 export function customersCommand(): Command {
   const customers = new Command('customers').description('customers (tenants) of the platform');
   customers
     .command('add')
     .description('add a customer and print its first API key (shown once)')
-    .argument('<id>', 'customer id: 1-64 letters, digits, "_", "." or "-"')
+    .argument('<id>', 'customer id: 1-64 letters, digits, "_", "." or "-"', parseCustomerId)
     .option('--name <name>', 'display name (default: the id)')
     .addOption(
       new Option('--settings <json>', 'settings as a JSON object, e.g. {"velocity_max_records": 20}')
@@ -59,7 +59,7 @@ export function keysCommand(): Command {
   keys
     .command('create')
     .description('create another API key for a customer (shown once)')
-    .argument('<customer>', 'customer id')
+    .argument('<customer>', 'customer id', parseCustomerId)
     .action(
       action((customer) =>
         withPool(async (pool) => {
@@ -72,7 +72,7 @@ export function keysCommand(): Command {
   keys
     .command('revoke')
     .description('revoke an API key (effective within 30 s on running servers)')
-    .argument('<key-id>', 'the key id (the 12 hex characters after trb_)')
+    .argument('<key-id>', 'the key id (the 12 hex characters after trb_), or the whole key', parseKeyId)
     .action(
       action((keyId) =>
         withPool(async (pool) => {
@@ -85,7 +85,7 @@ export function keysCommand(): Command {
   keys
     .command('list')
     .description('list API keys (never the keys themselves)')
-    .argument('[customer]', 'only this customer')
+    .argument('[customer]', 'only this customer', parseCustomerId)
     .action(
       action((customer) =>
         withPool(async (pool) => {

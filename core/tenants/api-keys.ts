@@ -23,6 +23,11 @@ export interface Principal {
 
 const KEY_FORMAT = /^trb_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
+/** The key id a whole API key carries; undefined when `key` is not one. */
+export function keyIdOf(key: string): string | undefined {
+  return KEY_FORMAT.exec(key)?.[1];
+}
+
 export function hashKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }

@@ -3,6 +3,7 @@ export {
   ApiKeyAuthenticator,
   createApiKey,
   hashKey,
+  keyIdOf,
   listApiKeys,
   revokeApiKey,
   type ApiKeyInfo,

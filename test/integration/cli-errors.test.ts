@@ -198,6 +198,19 @@ describe('command line errors', () => {
     }
   });
 
+  it('tributary customers and keys: an id no customer or key can have is refused before connecting, exit 2', async () => {
+    for (const args of [
+      ['customers', 'add', 'bad id!'],
+      ['keys', 'create', 'bad id!'],
+      ['keys', 'list', 'bad id!'],
+      ['keys', 'revoke', 'nothex'],
+    ]) {
+      const result = await runCli(args, { PG_PORT: '1' });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(/argument .* is invalid/);
+    }
+  });
+
   it('an unknown command exits 2', async () => {
     const result = await runCli(['launch-rockets']);
     expect(result.code).toBe(2);

@@ -1,12 +1,19 @@
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { describe, expect, it } from 'vitest';
 import { parseFrom } from '../../cli/commands/deploy.js';
-import { parseNonNegativeNumber, parsePercent, parsePort, parsePositiveInt } from '../../cli/options.js';
+import {
+  parseCustomerId,
+  parseKeyId,
+  parseNonNegativeNumber,
+  parsePercent,
+  parsePort,
+  parsePositiveInt,
+} from '../../cli/options.js';
 
 /** Forms Number() reads as a number but nobody types as one: each must be a usage error. */
 const NOT_DECIMAL = ['', ' ', ' 8', '8 ', '0x50', '0b1', '0o7', '1e3', '+5', '-0', 'Infinity', '1_000'];
 
-function refuses(parse: (value: string) => number, value: string): boolean {
+function refuses(parse: (value: string) => unknown, value: string): boolean {
   try {
     parse(value);
     return false;
@@ -67,5 +74,20 @@ describe('deploy --from', () => {
       '2024-03-01T10:60',
     ])
       expect(() => parseFrom(value), value).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('command-line id parsers', () => {
+  it('parseCustomerId takes the ids the platform keeps, and refuses the rest before anything connects', () => {
+    for (const id of ['acme', 'cust-0001', 'A.b_c-9', 'x'.repeat(64)]) expect(parseCustomerId(id)).toBe(id);
+    for (const id of ['', 'bad id!', '-leading', '.dot', 'x'.repeat(65), 'é'])
+      expect(refuses(parseCustomerId, id), JSON.stringify(id)).toBe(true);
+  });
+
+  it('parseKeyId takes a key id, or reads it from the whole key', () => {
+    expect(parseKeyId('0123456789ab')).toBe('0123456789ab');
+    expect(parseKeyId(`trb_0123456789ab_${'x'.repeat(43)}`)).toBe('0123456789ab');
+    for (const id of ['', 'nothex', '0123456789AB', '0123456789a', '0123456789abc', 'trb_0123456789ab'])
+      expect(refuses(parseKeyId, id), JSON.stringify(id)).toBe(true);
   });
 });
