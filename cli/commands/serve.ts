@@ -1,7 +1,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import type { FastifyInstance } from 'fastify';
 import { closeWithin, DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/http.js';
-import { createKafka, ensureTopicsWith } from '../../core/kafka/index.js';
+import { createKafka, ensureTopicsWith, KafkaReadiness } from '../../core/kafka/index.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import { ApiKeyAuthenticator } from '../../core/tenants/index.js';
 import {
@@ -61,11 +61,16 @@ export function serveCommand(): Command {
         const kafka = createKafka({ brokers: config.kafka.brokers, logger, clientId: 'tributary-serve' });
         const apps: FastifyInstance[] = [];
         let producer: RecordProducer | undefined;
+        const kafkaReady = new KafkaReadiness(
+          { brokers: config.kafka.brokers, logger, clientId: 'tributary-serve-readiness' },
+          config.topics.records,
+        );
         const close = async (): Promise<void> => {
           // The API first (in-flight requests finish and their records are acknowledged), then the rest.
           for (const app of apps.splice(0).reverse())
             await closeWithin(app, options.requestTimeoutSeconds * 1000);
           await producer?.close();
+          await kafkaReady.close();
           await pool.end();
         };
         try {
@@ -111,6 +116,8 @@ export function serveCommand(): Command {
                   await pool.query('SELECT 1');
                 },
               },
+              // Records are accepted only once Kafka has them: without it the gateway cannot work.
+              { name: 'kafka', check: () => kafkaReady.check() },
             ],
           });
           apps.push(api);

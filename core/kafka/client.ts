@@ -2,7 +2,7 @@
  * The Kafka client boundary. This folder is the only place that imports kafkajs, so the client can be
  * swapped (for example for @confluentinc/kafka-javascript, which offers the same API shape).
  */
-import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type logCreator } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, type Admin, type LogEntry, type logCreator } from 'kafkajs';
 import type { Logger } from '../logger.js';
 
 export interface KafkaClientOptions {
@@ -78,5 +78,53 @@ export async function probeKafka(options: KafkaClientOptions): Promise<number> {
     return cluster.brokers.length;
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * What a readiness endpoint asks of Kafka: that the cluster answers a metadata request for `topic`
+ * within `timeoutMs`. Its own client, without retries (a check that fails is asked again by the
+ * next probe), and one admin connection, opened at the first check and kept.
+ */
+export class KafkaReadiness {
+  private readonly admin: Admin;
+  private connected: Promise<void> | undefined;
+
+  constructor(
+    options: KafkaClientOptions,
+    private readonly topic: string,
+    private readonly timeoutMs = 2_000,
+  ) {
+    this.admin = createKafka({ ...options, retries: 0, connectionTimeoutMs: timeoutMs }).admin();
+  }
+
+  async check(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`Kafka did not answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+    });
+    const ask = async (): Promise<void> => {
+      this.connected ??= this.admin.connect();
+      try {
+        await this.connected;
+      } catch (error) {
+        this.connected = undefined; // the next check connects again
+        throw error;
+      }
+      await this.admin.fetchTopicMetadata({ topics: [this.topic] });
+    };
+    const asked = ask();
+    asked.catch(() => undefined); // a late failure, after the timeout answered, is not unhandled
+    try {
+      await Promise.race([asked, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.admin.disconnect();
   }
 }

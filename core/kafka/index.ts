@@ -1,4 +1,4 @@
-export { createKafka, probeKafka, type KafkaClientOptions } from './client.js';
+export { createKafka, KafkaReadiness, probeKafka, type KafkaClientOptions } from './client.js';
 export {
   ConfigResourceTypes,
   deleteTopicsStartingWith,

@@ -4,11 +4,12 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KafkaReadiness } from '../../core/kafka/index.js';
 import { createApiKey, addCustomer, revokeApiKey } from '../../core/tenants/index.js';
 import { RecordDeserializer, RegistryClient, recordToJson } from '../../ingest/index.js';
 import type { TributaryRecord } from '../../core/record.js';
 import { BAD_KINDS, badJson } from '../../scripts/generate/index.js';
-import { kafkaClient, pgPool } from '../helpers/context.js';
+import { kafkaClient, logger, pgPool } from '../helpers/context.js';
 import { readTopic } from '../helpers/kafka.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { uniqueName } from '../helpers/names.js';
@@ -207,6 +208,21 @@ describe('ingest gateway', () => {
     expect(tooMany.body.message).toMatch(/at most 50/);
     const tooBig = await post([{ ...recordToJson(record(1)), attributes: { blob: 'x'.repeat(70_000) } }]);
     expect(tooBig.status).toBe(413);
+  });
+
+  it('/readyz answers for PostgreSQL and Kafka; a Kafka that does not answer is not ready', async () => {
+    const ready = await fetch(`${apiUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { checks: unknown[] }).checks).toEqual([
+      { name: 'postgres', ok: true },
+      { name: 'kafka', ok: true },
+    ]);
+    const nowhere = new KafkaReadiness({ brokers: ['127.0.0.1:1'], logger }, topic, 1_000);
+    try {
+      await expect(nowhere.check()).rejects.toThrow();
+    } finally {
+      await nowhere.close();
+    }
   });
 
   it('a client that stops sending its body is answered 408, and does not hold up shutdown', async () => {
