@@ -55,6 +55,17 @@ export function parseCustomerId(value: string): string {
   return value;
 }
 
+/** Customer ids separated by commas (CUSTOMER_ID_PATTERN each), each once, in the order given. */
+export function parseCustomerIds(value: string): string[] {
+  const ids = value.split(',').map((id) => id.trim());
+  const bad = ids.find((id) => !CUSTOMER_ID_PATTERN.test(id));
+  if (bad !== undefined)
+    throw new InvalidArgumentError(
+      `${bad === '' ? 'an empty id' : JSON.stringify(bad)}: expected customer ids separated by commas, each 1-64 letters, digits, "_", "." or "-", starting with a letter or digit`,
+    );
+  return [...new Set(ids)];
+}
+
 /** An API key's id: its 12 hex characters, or the whole key (`trb_<id>_<secret>`) it is read from. */
 export function parseKeyId(value: string): string {
   const id = /^[0-9a-f]{12}$/.test(value) ? value : keyIdOf(value);

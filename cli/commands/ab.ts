@@ -11,7 +11,7 @@ import {
   describeInEffect,
 } from '../../speed/index.js';
 import { action, commandContext, requireUseCase } from '../context.js';
-import { parsePercent, parsePositiveInt } from '../options.js';
+import { parseCustomerIds, parsePercent, parsePositiveInt } from '../options.js';
 
 /**
  * The report reads findings_by_usecase with one query per day, so a typo (--days 100000) would run for
@@ -73,13 +73,15 @@ export function abCommand(): Command {
       }),
     );
   ab.command('assign')
-    .description('pin one customer to a variant (or --clear to follow the split again)')
+    .description(
+      'pin customers to a variant (or --clear: they follow the split again); one change, one wait, however many',
+    )
     .argument('<usecase>')
-    .argument('<customer>')
+    .argument('<customers>', 'a customer id, or several separated by commas', parseCustomerIds)
     .argument('[variant]')
-    .option('--clear', 'remove the override')
+    .option('--clear', 'remove their overrides')
     .action(
-      action(async (usecase, customer, variant, options) => {
+      action(async (usecase, customers, variant, options) => {
         if ((variant === undefined) === (options.clear !== true)) {
           process.stderr.write('tributary: give a variant, or --clear\n');
           return 2;
@@ -90,15 +92,18 @@ export function abCommand(): Command {
         const pool = createPgPool({ url: config.postgres.url, logger, max: 1 });
         let from: Date | undefined;
         try {
-          await assignVariant(pool, usecase, customer, variant ?? null);
+          await assignVariant(pool, usecase, customers, variant ?? null);
           from = await untilInEffect(pool);
         } finally {
           await pool.end();
         }
+        const one = customers.length === 1;
+        const who = one ? customers[0] : `${customers.length} customers`;
+        const does = (verb: string): string => (one ? `${verb}s` : verb);
         process.stdout.write(
           variant === undefined
-            ? `${customer} follows the ${usecase} split again ${describeInEffect(from)}\n`
-            : `${customer} receives ${usecase} variant ${variant} ${describeInEffect(from)}\n`,
+            ? `${who} ${does('follow')} the ${usecase} split again ${describeInEffect(from)}\n`
+            : `${who} ${does('receive')} ${usecase} variant ${variant} ${describeInEffect(from)}\n`,
         );
         return 0;
       }),

@@ -23,7 +23,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { inPgTransaction, type PgPool } from '../../core/postgres/index.js';
-import { TributaryError } from '../../core/errors.js';
+import { describeError, TributaryError } from '../../core/errors.js';
 import { fnv1a32 } from '../../core/hash.js';
 
 export interface Experiment {
@@ -108,35 +108,54 @@ export async function setExperiment(pool: PgPool, experiment: Experiment): Promi
   );
 }
 
+/**
+ * Pins `customerIds` to `variant` of `usecase` (null: they follow the split again), in one statement:
+ * one snapshot and one wait however many customers, instead of a copy of every override per customer.
+ * Nothing changes unless every customer exists and the use case has an experiment.
+ */
 export async function assignVariant(
   pool: PgPool,
   usecase: string,
-  customerId: string,
+  customerIds: readonly string[],
   variant: string | null,
 ): Promise<void> {
+  const customers = [...new Set(customerIds)];
   if (variant === null) {
-    await pool.query('DELETE FROM ab_assignments WHERE usecase = $1 AND customer_id = $2', [
+    await pool.query('DELETE FROM ab_assignments WHERE usecase = $1 AND customer_id = ANY($2::text[])', [
       usecase,
-      customerId,
+      customers,
     ]);
     return;
   }
   try {
     await pool.query(
-      `INSERT INTO ab_assignments (usecase, customer_id, variant) VALUES ($1, $2, $3)
-       ON CONFLICT (usecase, customer_id) DO UPDATE SET variant = $3, updated_at = now()`,
-      [usecase, customerId, variant],
+      `INSERT INTO ab_assignments (usecase, customer_id, variant) SELECT $1, c, $3 FROM unnest($2::text[]) AS c
+       ON CONFLICT (usecase, customer_id) DO UPDATE SET variant = EXCLUDED.variant, updated_at = now()`,
+      [usecase, customers, variant],
     );
   } catch (error) {
-    if ((error as { code?: string }).code === '23503') {
-      throw new TributaryError(
-        'NOT_FOUND',
-        `no experiment for ${usecase} (ab set it first) or no customer ${customerId} (customers add it first)`,
-        { cause: error },
-      );
-    }
-    throw error;
+    if ((error as { code?: string }).code !== '23503') throw error;
+    const missing = await pool.query<{ experiment: boolean; customers: string[] | null }>(
+      `SELECT EXISTS (SELECT 1 FROM ab_experiments WHERE usecase = $1) AS experiment,
+              (SELECT array_agg(c ORDER BY c) FROM unnest($2::text[]) AS c
+               WHERE NOT EXISTS (SELECT 1 FROM customers WHERE customer_id = c)) AS customers`,
+      [usecase, customers],
+    );
+    const row = missing.rows[0];
+    const reasons = [
+      ...(row?.experiment === false ? [`no experiment for ${usecase} (ab set it first)`] : []),
+      ...(row?.customers == null ? [] : [`no customer ${listed(row.customers)} (customers add first)`]),
+    ];
+    throw new TributaryError('NOT_FOUND', reasons.length > 0 ? reasons.join('; ') : describeError(error), {
+      cause: error,
+    });
   }
+}
+
+/** Up to 10 names, and how many more. */
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, 10).join(', ');
+  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 }
 
 /**

@@ -54,7 +54,7 @@ describe('A/B assignment cache', () => {
       treatmentPercent: 0,
       salt: 'salt',
     });
-    await assignVariant(pool, 'amount-anomaly', 'c-moved', 'B');
+    await assignVariant(pool, 'amount-anomaly', ['c-moved'], 'B');
 
     const { pool: slow, reloading, release } = gated(pool);
     const cache = new AssignmentCache(slow, 60_000);
@@ -202,6 +202,51 @@ describe('A/B assignment cache', () => {
       expect(new Set(['c-1', 'c-2', 'c-3'].map((c) => cache.variantFor('amount-anomaly', c)))).toEqual(
         new Set(['B']),
       );
+    },
+  );
+
+  it(
+    'pins many customers in one change (one snapshot, one wait); an unknown customer changes nothing and is named',
+    { timeout: 120_000 },
+    async () => {
+      const world = await speedWorld();
+      const pool = pgPool(world.env.DATABASE_URL);
+      const customers = Array.from({ length: 300 }, (_, i) => `bulk-${i}`);
+      for (const id of customers) await addCustomer(pool, id, id);
+      await setExperiment(pool, {
+        usecase: 'amount-anomaly',
+        control: 'A',
+        treatment: 'B',
+        treatmentPercent: 0,
+        salt: 'salt',
+      });
+      const snapshots = async (): Promise<number> =>
+        Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM ab_snapshots')).rows[0]?.n);
+      const before = await snapshots();
+
+      await assignVariant(pool, 'amount-anomaly', [...customers, customers[0] ?? ''], 'B');
+      expect(await snapshots()).toBe(before + 1);
+      const cache = new AssignmentCache(pool, 0);
+      await untilInEffect(pool);
+      await cache.refresh();
+      expect(new Set(customers.map((c) => cache.variantFor('amount-anomaly', c)))).toEqual(new Set(['B']));
+
+      await expect(
+        assignVariant(pool, 'amount-anomaly', ['bulk-0', 'nobody-1', 'nobody-2'], 'A'),
+      ).rejects.toThrow(/no customer nobody-1, nobody-2 \(customers add first\)/);
+      await expect(assignVariant(pool, 'velocity', ['bulk-0'], 'A')).rejects.toThrow(
+        /no experiment for velocity \(ab set it first\)/,
+      );
+      expect(await snapshots()).toBe(before + 1);
+      const pinned = await pool.query<{ variant: string; n: string }>(
+        'SELECT variant, count(*) AS n FROM ab_assignments GROUP BY variant',
+      );
+      expect(pinned.rows).toEqual([{ variant: 'B', n: String(customers.length) }]);
+
+      await assignVariant(pool, 'amount-anomaly', customers.slice(0, 100), null);
+      expect(await snapshots()).toBe(before + 2);
+      const left = await pool.query<{ n: string }>('SELECT count(*) AS n FROM ab_assignments');
+      expect(left.rows[0]?.n).toBe('200');
     },
   );
 });

@@ -204,6 +204,7 @@ describe('command line errors', () => {
       ['keys', 'create', 'bad id!'],
       ['keys', 'list', 'bad id!'],
       ['keys', 'revoke', 'nothex'],
+      ['ab', 'assign', 'amount-anomaly', 'acme,bad id!', 'A'],
     ]) {
       const result = await runCli(args, { PG_PORT: '1' });
       expect(result.code, args.join(' ')).toBe(2);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseFrom } from '../../cli/commands/deploy.js';
 import {
   parseCustomerId,
+  parseCustomerIds,
   parseKeyId,
   parseNonNegativeNumber,
   parsePercent,
@@ -82,6 +83,16 @@ describe('command-line id parsers', () => {
     for (const id of ['acme', 'cust-0001', 'A.b_c-9', 'x'.repeat(64)]) expect(parseCustomerId(id)).toBe(id);
     for (const id of ['', 'bad id!', '-leading', '.dot', 'x'.repeat(65), 'é'])
       expect(refuses(parseCustomerId, id), JSON.stringify(id)).toBe(true);
+  });
+
+  it('parseCustomerIds takes ids separated by commas, each once, and names the first it refuses', () => {
+    expect(parseCustomerIds('acme')).toEqual(['acme']);
+    expect(parseCustomerIds('b, a,b ,c')).toEqual(['b', 'a', 'c']);
+    for (const list of ['', 'a,,b', 'a,', 'a,bad id!', ',a'])
+      expect(refuses(parseCustomerIds, list), JSON.stringify(list)).toBe(true);
+    expect(() => parseCustomerIds('a,bad id!,c')).toThrow(
+      /"bad id!": expected customer ids separated by commas/,
+    );
   });
 
   it('parseKeyId takes a key id, or reads it from the whole key', () => {
