@@ -38,9 +38,30 @@ function configureAll(command: Command): void {
   for (const sub of command.commands) configureAll(sub as Command);
 }
 
+/**
+ * The NAME of `[COMMAND…] help NAME` when the command has no subcommand NAME: commander answers it
+ * with the usage alone, without saying why.
+ */
+function unknownHelpTopic(program: Command, args: readonly string[]): string | undefined {
+  let command = program;
+  for (const [i, arg] of args.entries()) {
+    const sub = command.commands.find((c) => c.name() === arg);
+    if (sub !== undefined && arg !== 'help') {
+      command = sub as Command;
+      continue;
+    }
+    const named = args[i + 1];
+    if (arg !== 'help' || named === undefined) return undefined;
+    return command.commands.some((c) => c.name() === named) ? undefined : named;
+  }
+  return undefined;
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const program = buildProgram();
   configureAll(program);
+  const unknown = unknownHelpTopic(program, argv.slice(2));
+  if (unknown !== undefined) process.stderr.write(`error: unknown command '${unknown}'\n`);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {

@@ -2,10 +2,12 @@ import { Command, Option } from '@commander-js/extra-typings';
 import {
   addCustomer,
   createApiKey,
+  getCustomer,
   listApiKeys,
   listCustomers,
   revokeApiKey,
 } from '../../core/tenants/index.js';
+import { TributaryError } from '../../core/errors.js';
 import { action, withPool } from '../context.js';
 import { parseCustomerId, parseJsonObject, parseKeyId } from '../options.js';
 
@@ -89,7 +91,15 @@ export function keysCommand(): Command {
     .action(
       action((customer) =>
         withPool(async (pool) => {
-          for (const k of await listApiKeys(pool, customer)) {
+          const listed = await listApiKeys(pool, customer);
+          // No keys and no such customer: say so, rather than print what looks like "no keys".
+          if (
+            customer !== undefined &&
+            listed.length === 0 &&
+            (await getCustomer(pool, customer)) === undefined
+          )
+            throw new TributaryError('NOT_FOUND', `no customer ${customer}`);
+          for (const k of listed) {
             const state = k.revokedAt === null ? 'active' : `revoked ${k.revokedAt.toISOString()}`;
             process.stdout.write(`${k.keyId}\t${k.customerId}\t${k.prefix}…\t${state}\n`);
           }

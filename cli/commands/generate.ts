@@ -35,6 +35,36 @@ function customerPrefix(value: string): string {
   return value;
 }
 
+/** The generator's seed is 32 bits (scripts/generate/random.ts): a larger one would repeat another's data. */
+export function parseSeed(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 0xffff_ffff)
+    throw new InvalidArgumentError('expected an integer 0–4294967295');
+  return n;
+}
+
+/** Event times from 2200 on are refused by validation (ingest/contract/validate.ts): none is generated. */
+const LAST_END_MS = Date.UTC(2200, 0, 1) - 1;
+
+function endMs(value: string): number {
+  const n = parsePositiveInt(value);
+  if (n > LAST_END_MS)
+    throw new InvalidArgumentError(`expected epoch milliseconds before 2200 (≤ ${LAST_END_MS})`);
+  return n;
+}
+
+function gatewayUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected an http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidArgumentError('expected an http:// or https:// URL');
+  return value;
+}
+
 export function generateCommand(): Command {
   const d = DEFAULT_GENERATE;
   return new Command('generate')
@@ -49,8 +79,8 @@ export function generateCommand(): Command {
       new Option('--records <n>', 'messages to send in all').argParser(parsePositiveInt).default(d.records),
     )
     .addOption(
-      new Option('--seed <n>', 'random seed: the same seed gives the same data')
-        .argParser(parsePositiveInt)
+      new Option('--seed <n>', 'random seed (0–4294967295): the same seed gives the same data')
+        .argParser(parseSeed)
         .default(d.seed),
     )
     .addOption(
@@ -63,7 +93,7 @@ export function generateCommand(): Command {
         .choices(['kafka', 'gateway'] as const)
         .default('kafka' as const),
     )
-    .option('--gateway-url <url>', 'the ingest gateway (default: http://127.0.0.1:API_PORT)')
+    .option('--gateway-url <url>', 'the ingest gateway (default: http://127.0.0.1:API_PORT)', gatewayUrl)
     .addOption(
       new Option('--anomalies <share>', 'share of anomalous amounts').argParser(share).default(d.anomalies),
     )
@@ -86,11 +116,7 @@ export function generateCommand(): Command {
         .argParser(customerPrefix)
         .default(d.customerPrefix),
     )
-    .addOption(
-      new Option('--end <epoch-ms>', 'end of the generated period (default: now)').argParser(
-        parsePositiveInt,
-      ),
-    )
+    .addOption(new Option('--end <epoch-ms>', 'end of the generated period (default: now)').argParser(endMs))
     .option('--json', 'print the summary as JSON')
     .action(
       action(async (options) => {

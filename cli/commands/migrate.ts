@@ -30,13 +30,13 @@ function parseSource(value: string): string {
   return value;
 }
 
-function parseTables(value: string): LegacyTable[] {
+export function parseTables(value: string): LegacyTable[] {
   const names = value.split(',').map((name) => name.trim());
   const unknown = names.filter((name) => !isLegacyTable(name));
   if (names.length === 0 || unknown.length > 0) {
     throw new InvalidArgumentError(`expected a comma-separated list of ${LEGACY_TABLES.join(', ')}`);
   }
-  return names.filter(isLegacyTable);
+  return [...new Set(names.filter(isLegacyTable))]; // each table once, however often it is named
 }
 
 function parseDay(value: string): string {

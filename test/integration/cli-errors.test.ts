@@ -190,6 +190,9 @@ describe('command line errors', () => {
       ['generate', '--customer-prefix', 'bad prefix!'],
       ['generate', '--customer-prefix', ''],
       ['migrate', '--page-size', '100001'],
+      ['generate', '--seed', '4294967296'],
+      ['generate', '--end', String(Date.UTC(2200, 0, 1))],
+      ['generate', '--via', 'gateway', '--gateway-url', 'localhost:8080'],
     ]) {
       // Nothing is reachable on port 1: had the command started its work, it would exit 1.
       const result = await runCli(args, { KAFKA_PORT: '1', PG_PORT: '1', CASSANDRA_PORT: '1' });
@@ -212,6 +215,14 @@ describe('command line errors', () => {
     }
   });
 
+  it('tributary keys list of a customer that does not exist says so, exit 1, instead of listing nothing', async () => {
+    const nobody = uniqueName('nobody');
+    const result = await runCli(['keys', 'list', nobody]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`no customer ${nobody}`);
+    expect(result.stdout).toBe('');
+  });
+
   it('an unknown command exits 2', async () => {
     const result = await runCli(['launch-rockets']);
     expect(result.code).toBe(2);
@@ -231,7 +242,11 @@ describe('command line errors', () => {
     ]) {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(2);
-      expect(result.stderr, args.join(' ')).toMatch(/^Usage: tributary/);
+      // Help for a command that does not exist says so first.
+      const why = args.at(-2) === 'help' ? "error: unknown command 'bogus'\n" : '';
+      expect(result.stderr.startsWith(`${why}Usage: tributary`), `${args.join(' ')}: ${result.stderr}`).toBe(
+        true,
+      );
     }
     for (const args of [
       ['--help'],

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { describe, expect, it } from 'vitest';
+import { parseSeed } from '../../cli/commands/generate.js';
+import { parseTables } from '../../cli/commands/migrate.js';
 import { parseFrom } from '../../cli/commands/deploy.js';
 import {
   parseCustomerId,
@@ -100,5 +102,18 @@ describe('command-line id parsers', () => {
     expect(parseKeyId(`trb_0123456789ab_${'x'.repeat(43)}`)).toBe('0123456789ab');
     for (const id of ['', 'nothex', '0123456789AB', '0123456789a', '0123456789abc', 'trb_0123456789ab'])
       expect(refuses(parseKeyId, id), JSON.stringify(id)).toBe(true);
+  });
+});
+
+describe('generate and migrate option parsers', () => {
+  it('parseSeed takes every 32-bit seed, 0 too, and nothing the generator would fold onto another', () => {
+    for (const seed of ['0', '42', '4294967295']) expect(parseSeed(seed)).toBe(Number(seed));
+    for (const seed of ['4294967296', '-1', '1.5', '', '0x10'])
+      expect(refuses(parseSeed, seed), JSON.stringify(seed)).toBe(true);
+  });
+
+  it('parseTables names each table once, however often it is given', () => {
+    expect(parseTables('records,customers,records')).toEqual(['records', 'customers']);
+    expect(refuses(parseTables, 'records,bogus')).toBe(true);
   });
 });
