@@ -11,6 +11,7 @@ import { serveCommand } from './commands/serve.js';
 import { speedCommand } from './commands/speed.js';
 import { stackCommand } from './commands/stack.js';
 import { EXIT_USAGE } from './context.js';
+import { unknownHelpTopic } from './help.js';
 
 export function buildProgram(): Command {
   const program = new Command('tributary')
@@ -36,25 +37,6 @@ export function buildProgram(): Command {
 function configureAll(command: Command): void {
   command.exitOverride().showHelpAfterError();
   for (const sub of command.commands) configureAll(sub as Command);
-}
-
-/**
- * The NAME of `[COMMAND…] help NAME` when the command has no subcommand NAME: commander answers it
- * with the usage alone, without saying why.
- */
-function unknownHelpTopic(program: Command, args: readonly string[]): string | undefined {
-  let command = program;
-  for (const [i, arg] of args.entries()) {
-    const sub = command.commands.find((c) => c.name() === arg);
-    if (sub !== undefined && arg !== 'help') {
-      command = sub as Command;
-      continue;
-    }
-    const named = args[i + 1];
-    if (arg !== 'help' || named === undefined) return undefined;
-    return command.commands.some((c) => c.name() === named) ? undefined : named;
-  }
-  return undefined;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {

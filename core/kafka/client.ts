@@ -95,7 +95,13 @@ export class KafkaReadiness {
     private readonly topic: string,
     private readonly timeoutMs = 2_000,
   ) {
-    this.admin = createKafka({ ...options, retries: 0, connectionTimeoutMs: timeoutMs }).admin();
+    this.admin = createKafka({
+      ...options,
+      retries: 0,
+      connectionTimeoutMs: timeoutMs,
+      // A broker that connects but never answers: each abandoned request ends with the check.
+      requestTimeoutMs: timeoutMs,
+    }).admin();
   }
 
   async check(): Promise<void> {
