@@ -159,29 +159,36 @@ export async function startWorker(config: Config, logger: Logger, name: string):
     if (unloaded.length > 0)
       logger.warn({ job: name, unloaded }, 'use-case modules (USECASE_MODULES) that could not be loaded');
     const parsed = parseUseCaseJob(name);
-    const useCase = parsed === undefined ? undefined : findUseCase(parsed.usecase);
-    if (parsed !== undefined && useCase === undefined && unloaded.length > 0) {
-      // Its module is most likely one of those: paused and reported, not restarted in a loop.
-      const reason = `its module could not be loaded (${unloaded.join('; ')}); fix it and deploy again`;
-      await setStatus(pool, parsed.usecase, parsed.variant, 'paused', reason);
-      await cleanup();
-      throw new TributaryError('UNAVAILABLE', `${name}: ${reason}`);
-    }
-    if (parsed === undefined || useCase === undefined) {
+    if (parsed === undefined) {
       await cleanup();
       throw new TributaryError(
         'USAGE',
         `unknown job ${JSON.stringify(name)}: validation, master, views, delivery or usecase.<name>[.<variant>]`,
       );
     }
-    const unknown = unknownVariant(useCase, parsed.variant);
-    if (unknown !== undefined) {
-      await cleanup();
-      throw new TributaryError('USAGE', `unknown job ${JSON.stringify(name)}: ${unknown}`);
-    }
+    const useCase = findUseCase(parsed.usecase);
     const deployment = (await listDeployments(pool)).find(
       (d) => d.usecase === parsed.usecase && d.variant === parsed.variant,
     );
+    const missing =
+      useCase === undefined
+        ? unloaded.length > 0
+          ? `its module could not be loaded (${unloaded.join('; ')})`
+          : `no use case named ${parsed.usecase} is registered (built in or in USECASE_MODULES)`
+        : unknownVariant(useCase, parsed.variant);
+    const deployed = deployment !== undefined && deployment.status !== 'undeployed';
+    if (missing !== undefined && (deployed || (useCase === undefined && unloaded.length > 0))) {
+      // Deployed, but this release's code no longer holds it (a module that fails to load, or that
+      // dropped the use case or the variant): paused and reported, not restarted in a loop.
+      const reason = `${missing}; fix it and deploy again`;
+      await setStatus(pool, parsed.usecase, parsed.variant, 'paused', reason);
+      await cleanup();
+      throw new TributaryError('UNAVAILABLE', `${name}: ${reason}`);
+    }
+    if (useCase === undefined || missing !== undefined) {
+      await cleanup();
+      throw new TributaryError('USAGE', `unknown job ${JSON.stringify(name)}: ${missing ?? ''}`);
+    }
     job = new Job({
       ...common,
       name,

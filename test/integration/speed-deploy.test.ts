@@ -316,8 +316,9 @@ describe('a use-case module that cannot be loaded', () => {
     // Deployed while the module loaded; a later release of it breaks at import.
     const deployed = await runCli(['deploy', 'velocity'], other.env);
     expect(deployed.code, deployed.stderr).toBe(0);
+    // ghost's module fails to load; a release of amount-anomaly dropped its deployed variant Z.
     await pgPool(other.env.DATABASE_URL).query(
-      `INSERT INTO deployments (usecase, variant) VALUES ('ghost', '')`,
+      `INSERT INTO deployments (usecase, variant) VALUES ('ghost', ''), ('amount-anomaly', 'Z')`,
     );
     const env = { ...other.env, USECASE_MODULES: bad };
     const supervisor = startCli(['speed', '--port', '0'], env);
@@ -329,9 +330,16 @@ describe('a use-case module that cannot be loaded', () => {
         timeoutMs: 60_000,
         description: 'ghost to be paused',
       });
+      await waitFor(
+        async () => (await status()).find((j) => j.job === 'usecase.amount-anomaly.Z')?.state === 'paused',
+        { timeoutMs: 60_000, description: 'amount-anomaly.Z to be paused' },
+      );
       const listed = await runCli(['list'], other.env);
       expect(listed.stdout).toMatch(
         /usecase\.ghost\s+1\s+paused \(its module could not be loaded \(.*bad module at import/,
+      );
+      expect(listed.stdout).toMatch(
+        /usecase\.amount-anomaly\.Z\s+1\s+paused \(amount-anomaly has no variant Z \(known: A, B\); fix it/,
       );
       // The platform jobs and the built-in use case run on, never restarted, and do their work.
       const generated = await runCli(
@@ -343,7 +351,8 @@ describe('a use-case module that cannot be loaded', () => {
         async () => ((await status()).find((j) => j.job === 'usecase.velocity')?.metrics.in ?? 0) > 0,
         { timeoutMs: 60_000, description: 'velocity to take records in' },
       );
-      const others = (await status()).filter((j) => j.job !== 'usecase.ghost');
+      const gone = ['usecase.ghost', 'usecase.amount-anomaly.Z'];
+      const others = (await status()).filter((j) => !gone.includes(j.job));
       expect(others.map((j) => j.job).sort()).toEqual([
         'delivery',
         'master',
