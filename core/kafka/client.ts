@@ -119,7 +119,26 @@ export class KafkaReadiness {
         this.connected = undefined; // the next check connects again
         throw error;
       }
-      await this.admin.fetchTopicMetadata({ topics: [this.topic] });
+      let metadata: Awaited<ReturnType<Admin['fetchTopicMetadata']>>;
+      try {
+        metadata = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
+      } catch (error) {
+        if (!(error instanceof TypeError))
+          throw new Error(`topic ${this.topic}: ${error instanceof Error ? error.message : String(error)}`, {
+            cause: error,
+          });
+        // kafkajs answers a metadata request that no broker served with a TypeError (it reads the
+        // topics of a null answer): said plainly, and the next check starts on a new connection.
+        this.connected = undefined;
+        await this.admin.disconnect().catch(() => undefined);
+        throw new Error(`topic ${this.topic}: no broker answered the metadata request`, { cause: error });
+      }
+      const leaderless = metadata.topics
+        .flatMap((t) => t.partitions)
+        .filter((p) => p.leader < 0)
+        .map((p) => p.partitionId);
+      if (leaderless.length > 0)
+        throw new Error(`topic ${this.topic}: partitions ${leaderless.join(', ')} have no leader`);
     };
     const asked = ask();
     asked.catch(() => undefined); // a late failure, after the timeout answered, is not unhandled

@@ -9,7 +9,7 @@ import { createApiKey, addCustomer, revokeApiKey } from '../../core/tenants/inde
 import { RecordDeserializer, RegistryClient, recordToJson } from '../../ingest/index.js';
 import type { TributaryRecord } from '../../core/record.js';
 import { BAD_KINDS, badJson } from '../../scripts/generate/index.js';
-import { kafkaClient, logger, pgPool } from '../helpers/context.js';
+import { config, kafkaClient, logger, pgPool } from '../helpers/context.js';
 import { readTopic } from '../helpers/kafka.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { uniqueName } from '../helpers/names.js';
@@ -219,9 +219,35 @@ describe('ingest gateway', () => {
     ]);
     const nowhere = new KafkaReadiness({ brokers: ['127.0.0.1:1'], logger }, topic, 1_000);
     try {
-      await expect(nowhere.check()).rejects.toThrow();
+      await expect(nowhere.check()).rejects.toThrow(/ECONNREFUSED/);
     } finally {
       await nowhere.close();
+    }
+    // A broker that takes the connection and never answers (frozen, or not Kafka at all).
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    const mute = new KafkaReadiness({ brokers: [`127.0.0.1:${port}`], logger }, topic, 1_000);
+    try {
+      const began = performance.now();
+      await expect(mute.check()).rejects.toThrow(/did not answer within 1000 ms/);
+      expect(performance.now() - began).toBeLessThan(5_000);
+      expect(sockets.length).toBeGreaterThan(0);
+    } finally {
+      await mute.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+    // A topic the cluster does not have is named in the reason.
+    const missing = uniqueName('no-such-topic');
+    const lost = new KafkaReadiness({ brokers: config.kafka.brokers, logger }, missing, 2_000);
+    try {
+      await expect(lost.check()).rejects.toThrow(
+        `topic ${missing}: This server does not host this topic-partition`,
+      );
+    } finally {
+      await lost.close();
     }
   });
 
