@@ -125,12 +125,12 @@ export function* generateStream(options: GenerateOptions): Generator<Generated> 
     const now = Math.round(startMs + i * step);
     if (burst !== undefined) {
       // One account, 15 records within 45 seconds, in descending event time: the velocity pattern,
-      // arriving out of order.
+      // arriving out of order. None after the period's end (2200 at most, which validation refuses).
       sequence += 1;
       const record = {
         ...burst.record,
         record_id: `${burst.record.customer_id}-${sequence}`,
-        event_time: new Date(burst.record.event_time.getTime() + burst.left * 3_000),
+        event_time: new Date(Math.min(burst.record.event_time.getTime() + burst.left * 3_000, options.endMs)),
       };
       burst.left -= 1;
       if (burst.left === 0) burst = undefined;
