@@ -91,9 +91,9 @@ export function speedCommand(): Command {
         .conflicts('job'),
     )
     .addOption(
-      new Option('--port <port>', 'the supervisor’s /metrics and /jobs port (default: SPEED_PORT)').argParser(
-        parsePort,
-      ),
+      new Option('--port <port>', 'the supervisor’s /metrics and /jobs port (default: SPEED_PORT)')
+        .argParser(parsePort)
+        .conflicts('job'), // a lone job serves nothing: its measurements go to its supervisor
     )
     .action(
       action(async (options) => {

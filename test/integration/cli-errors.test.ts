@@ -39,6 +39,10 @@ describe('command line errors', () => {
     const both = await runCli(['speed', '--only', 'master', '--except', 'views']);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/cannot be used with option '--except/);
+    // A lone job serves no port (its supervisor serves its measurements): refused, not ignored.
+    const port = await runCli(['speed', '--job', 'validation', '--port', '9999'], { KAFKA_PORT: '1' });
+    expect(port.code).toBe(2);
+    expect(port.stderr).toMatch(/option '--port <port>' cannot be used with option '--job <name>'/);
   });
 
   it('tributary speed --job: a use case or variant that does not exist is refused, exit 2, and never runs', async () => {
