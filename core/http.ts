@@ -39,3 +39,26 @@ export async function closeWithin(app: FastifyInstance, graceMs = DEFAULT_REQUES
     clearTimeout(cut);
   }
 }
+
+/**
+ * The methods `app` serves at a URL, for a 405 with `Allow` instead of a 404 when a path exists but
+ * not for the method asked. Call before any route is added: it learns them as they are.
+ */
+export function routeMethods(app: FastifyInstance): (url: string) => string[] {
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    const source = route.url
+      .split('/')
+      .map((part) =>
+        part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+      )
+      .join('/');
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    routes.push({ pattern: new RegExp(`^${source}/?$`), methods: methods.map(String) });
+  });
+  return (url) => {
+    const path = url.split('?', 1)[0] ?? '';
+    const allowed = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods));
+    return [...allowed].sort();
+  };
+}

@@ -9,7 +9,7 @@ import Fastify, {
   type FastifyPluginAsync,
 } from 'fastify';
 import { TributaryError, isTributaryError } from '../core/errors.js';
-import { timedServerFactory } from '../core/http.js';
+import { routeMethods, timedServerFactory } from '../core/http.js';
 import type { Logger } from '../core/logger.js';
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -55,8 +55,11 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     void parseJson(request, text, done); // calls `done` itself
   });
 
+  const methodsAt = routeMethods(app);
+
   app.setErrorHandler((error, request, reply) => {
     if (isTributaryError(error)) {
+      if (error.httpStatus === 401) reply.header('www-authenticate', 'Bearer realm="tributary"');
       return reply.status(error.httpStatus).send({ error: error.code, message: error.message });
     }
     const status =
@@ -75,9 +78,21 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     const message = status >= 500 ? 'internal error' : error instanceof Error ? error.message : String(error);
     return reply.status(status).send({ error: code, message });
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` }),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = methodsAt(request.url);
+    if (allowed.length > 0) {
+      return reply
+        .status(405)
+        .header('allow', allowed.join(', '))
+        .send({
+          error: 'METHOD_NOT_ALLOWED',
+          message: `${request.method} is not served at ${request.url.split('?', 1)[0] ?? ''}: use ${allowed.join(', ')}`,
+        });
+    }
+    return reply
+      .status(404)
+      .send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` });
+  });
 
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

@@ -144,6 +144,32 @@ describe('ingest gateway', () => {
     expect(revoked.body.message).toMatch(/revoked/);
   });
 
+  it('a 401 names its scheme; a path served for other methods is a 405 with Allow, not a 404', async () => {
+    const unauthorized = await fetch(`${apiUrl}/v1/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[]',
+    });
+    expect(unauthorized.status).toBe(401);
+    expect(unauthorized.headers.get('www-authenticate')).toBe('Bearer realm="tributary"');
+    for (const [method, path, allow] of [
+      ['GET', '/v1/records', 'POST'],
+      ['DELETE', '/v1/records?x=1', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const answer = await fetch(`${apiUrl}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
+      expect(answer.status, `${method} ${path}`).toBe(405);
+      expect(answer.headers.get('allow')).toBe(allow);
+      expect(await answer.json()).toEqual({
+        error: 'METHOD_NOT_ALLOWED',
+        message: `${method} is not served at ${path.split('?')[0] ?? ''}: use ${allow}`,
+      });
+    }
+    const nowhere = await fetch(`${apiUrl}/v1/nothing-here`);
+    expect(nowhere.status).toBe(404);
+    expect(((await nowhere.json()) as { error: string }).error).toBe('NOT_FOUND');
+  });
+
   it('403 when a record belongs to another customer, and nothing of the batch is produced', async () => {
     const before = (await readTopic(kafka, topic)).length;
     const answer = await post([recordToJson(record(7)), recordToJson(record(8, 'someone-else'))]);

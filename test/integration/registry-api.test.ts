@@ -104,8 +104,11 @@ describe('content types', () => {
     expectError(malformed, 400);
   });
 
-  it('answers unknown routes with error_code 404', async () => {
+  it('answers unknown routes with error_code 404, and a method a route does not serve with 405', async () => {
     expectError(await call('GET', '/no/such/route'), 404);
+    const wrongMethod = await call('PUT', `/subjects/${subject()}/versions`);
+    expectError(wrongMethod, 405);
+    expect(wrongMethod.headers.allow).toBe('GET, HEAD, POST');
   });
 
   it('serves the root, and the supported schema types', async () => {
