@@ -6,7 +6,14 @@
  * Only receiving counts: a handler waiting for Kafka's acknowledgement is not cut short.
  */
 import http from 'node:http';
-import type { FastifyInstance, FastifyServerFactory } from 'fastify';
+import type { Socket } from 'node:net';
+import type {
+  ConnectionError,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyServerFactory,
+} from 'fastify';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
@@ -60,5 +67,44 @@ export function routeMethods(app: FastifyInstance): (url: string) => string[] {
     const path = url.split('?', 1)[0] ?? '';
     const allowed = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods));
     return [...allowed].sort();
+  };
+}
+
+/**
+ * Fastify options that answer what fails before a request reaches a route — a URL that does not
+ * decode, headers over Node's limit (a very long URL is one), a body not received in time — in the
+ * app's own error shape (`body`) instead of Fastify's.
+ */
+export function ownErrorShape(
+  body: (status: number, message: string) => object,
+  contentType = 'application/json; charset=utf-8',
+): {
+  frameworkErrors: (error: FastifyError, request: unknown, reply: FastifyReply) => void;
+  clientErrorHandler: (error: ConnectionError, socket: Socket) => void;
+} {
+  return {
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode ?? 400;
+      // A Buffer goes out as it is: a string or an object would get Fastify's `; charset=utf-8`.
+      const text = Buffer.from(JSON.stringify(body(status, error.message)));
+      void reply.status(status).header('content-type', contentType).send(text);
+    },
+    clientErrorHandler: (error, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return; // nothing left to answer
+      const [status, message] =
+        error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'the request was not received in full in time']
+          : error.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, `the request line and headers are over ${http.maxHeaderSize} bytes`]
+            : [400, 'the request is not valid HTTP/1.1'];
+      const text = JSON.stringify(body(status, message));
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+            `Content-Type: ${contentType}\r\nConnection: close\r\n\r\n${text}`,
+        );
+      }
+      socket.destroy(error);
+    },
   };
 }

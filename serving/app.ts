@@ -9,7 +9,7 @@ import Fastify, {
   type FastifyPluginAsync,
 } from 'fastify';
 import { TributaryError, isTributaryError } from '../core/errors.js';
-import { routeMethods, timedServerFactory } from '../core/http.js';
+import { ownErrorShape, routeMethods, timedServerFactory } from '../core/http.js';
 import type { Logger } from '../core/logger.js';
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -31,6 +31,23 @@ export interface ApiAppOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/** The `error` code of an answer Fastify or Node gives before our handlers run. */
+function errorCodeOf(status: number): string {
+  if (status >= 500) return 'INTERNAL';
+  const codes: Record<number, string> = {
+    400: 'BAD_REQUEST',
+    408: 'REQUEST_TIMEOUT',
+    413: 'PAYLOAD_TOO_LARGE',
+    431: 'HEADERS_TOO_LARGE',
+  };
+  return codes[status] ?? 'REQUEST_ERROR';
+}
+
+/** A URL as an error message quotes it: a 10-KB one is not sent back whole. */
+function quoted(url: string): string {
+  return url.length > 200 ? `${url.slice(0, 200)}…` : url;
+}
+
 export async function createApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
   const log: FastifyBaseLogger = options.logger.child({ component: 'api' });
   const app = Fastify({
@@ -38,6 +55,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
     serverFactory: timedServerFactory(options.requestTimeoutMs),
     logController: new LogController({ disableRequestLogging: true }),
+    ...ownErrorShape((status, message) => ({ error: errorCodeOf(status), message })),
   });
 
   // JSON bodies must be UTF-8: Fastify's own parser would read invalid bytes as U+FFFD, and a record
@@ -67,14 +85,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
         ? (error as { statusCode: number }).statusCode
         : 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
-    const code =
-      status === 413
-        ? 'PAYLOAD_TOO_LARGE'
-        : status === 400
-          ? 'BAD_REQUEST'
-          : status >= 500
-            ? 'INTERNAL'
-            : 'REQUEST_ERROR';
+    const code = errorCodeOf(status);
     const message = status >= 500 ? 'internal error' : error instanceof Error ? error.message : String(error);
     return reply.status(status).send({ error: code, message });
   });
@@ -86,12 +97,12 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
         .header('allow', allowed.join(', '))
         .send({
           error: 'METHOD_NOT_ALLOWED',
-          message: `${request.method} is not served at ${request.url.split('?', 1)[0] ?? ''}: use ${allowed.join(', ')}`,
+          message: `${request.method} is not served at ${quoted(request.url.split('?', 1)[0] ?? '')}: use ${allowed.join(', ')}`,
         });
     }
     return reply
       .status(404)
-      .send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` });
+      .send({ error: 'NOT_FOUND', message: `no route ${request.method} ${quoted(request.url)}` });
   });
 
   app.get('/healthz', () => ({ status: 'ok' }));

@@ -11,7 +11,7 @@ import Fastify, {
   type onRequestHookHandler,
 } from 'fastify';
 import pg from 'pg';
-import { routeMethods, timedServerFactory } from '../../core/http.js';
+import { ownErrorShape, routeMethods, timedServerFactory } from '../../core/http.js';
 import type { Logger } from '../../core/logger.js';
 import type { PgPool } from '../../core/postgres/index.js';
 import { isRegistryError, registryErrors, statusOf } from './errors.js';
@@ -51,6 +51,10 @@ export async function createRegistryApp(options: RegistryAppOptions): Promise<Fa
     bodyLimit: 8 * 1024 * 1024,
     serverFactory: timedServerFactory(options.requestTimeoutMs),
     logController: new LogController({ disableRequestLogging: true }),
+    ...ownErrorShape(
+      (status, message) => ({ error_code: status, message }) satisfies ErrorBody,
+      REGISTRY_CONTENT_TYPE,
+    ),
   });
 
   app.addContentTypeParser(

@@ -170,6 +170,26 @@ describe('ingest gateway', () => {
     expect(((await nowhere.json()) as { error: string }).error).toBe('NOT_FOUND');
   });
 
+  it('what fails before a route (a bad URL, huge headers, a long path) is answered in the same error shape', async () => {
+    const badUrl = await fetch(`${apiUrl}/v1/%zz`);
+    expect(badUrl.status).toBe(400);
+    expect(await badUrl.json()).toEqual({
+      error: 'BAD_REQUEST',
+      message: "'/v1/%zz' is not a valid url component",
+    });
+    const huge = await fetch(`${apiUrl}/healthz`, { headers: { 'x-big': 'a'.repeat(20_000) } });
+    expect(huge.status).toBe(431);
+    expect(await huge.json()).toEqual({
+      error: 'HEADERS_TOO_LARGE',
+      message: expect.stringMatching(/^the request line and headers are over \d+ bytes$/) as unknown,
+    });
+    const long = await fetch(`${apiUrl}/${'x/'.repeat(5_000)}`);
+    expect(long.status).toBe(404);
+    const { message } = (await long.json()) as { message: string };
+    expect(message.length).toBeLessThan(300); // the path is quoted, not sent back whole
+    expect(message).toMatch(/^no route GET \/x\/x\/.*…$/);
+  });
+
   it('403 when a record belongs to another customer, and nothing of the batch is produced', async () => {
     const before = (await readTopic(kafka, topic)).length;
     const answer = await post([recordToJson(record(7)), recordToJson(record(8, 'someone-else'))]);

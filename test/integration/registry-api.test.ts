@@ -109,6 +109,7 @@ describe('content types', () => {
     const wrongMethod = await call('PUT', `/subjects/${subject()}/versions`);
     expectError(wrongMethod, 405);
     expect(wrongMethod.headers.allow).toBe('GET, HEAD, POST');
+    expectError(await call('GET', '/subjects/%zz/versions'), 400); // not Fastify's own error shape
   });
 
   it('serves the root, and the supported schema types', async () => {
