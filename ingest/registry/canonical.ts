@@ -68,6 +68,26 @@ const KEY_RANK: ReadonlyMap<string, number> = new Map(KEY_ORDER.map((key, index)
 
 type JsonObject = Record<string, unknown>;
 
+/**
+ * How deeply a schema's JSON may nest. Parsing and canonicalising recurse, so a schema thousands of
+ * levels deep would end in "Maximum call stack size exceeded"; 256 is some 60 nested records.
+ */
+export const MAX_SCHEMA_DEPTH = 256;
+
+/** The nesting depth of a parsed JSON value, counted without recursion. */
+function depthOf(json: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[json, 1]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [value, depth] = next;
+    if (typeof value !== 'object' || value === null) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_SCHEMA_DEPTH) return deepest;
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 /** Parses and validates an Avro schema text; throws 42201 (invalid schema) with avsc's reason. */
 export function parseAvroSchema(text: string): ParsedSchema {
   let json: unknown;
@@ -76,6 +96,8 @@ export function parseAvroSchema(text: string): ParsedSchema {
   } catch (error) {
     throw registryErrors.invalidSchema(`not JSON: ${messageOf(error)}`, error);
   }
+  if (depthOf(json) > MAX_SCHEMA_DEPTH)
+    throw registryErrors.invalidSchema(`it nests deeper than ${MAX_SCHEMA_DEPTH} JSON levels`);
   let original: AvroType;
   try {
     original = toAvroType(json);

@@ -112,6 +112,12 @@ describe('invalid schemas', () => {
       /union defaults must match the first branch/,
     ],
     ['a bad name', '{"type":"enum","name":"1bad","symbols":["A"]}', /Invalid schema/],
+    // Not "Maximum call stack size exceeded" from the recursion that parses it.
+    [
+      'a schema 1,700 records deep',
+      nestedRecords(1_700),
+      /Invalid schema: it nests deeper than 256 JSON levels/,
+    ],
   ];
   for (const [what, text, message] of cases) {
     it(`${what} is error 42201`, () => {
@@ -126,4 +132,18 @@ describe('invalid schemas', () => {
       expect(caught instanceof Error ? caught.message : '').toMatch(message);
     });
   }
+});
+
+/** Records nested `depth` deep: three JSON levels each (the record, its fields, the field). */
+function nestedRecords(depth: number): string {
+  let type = '"int"';
+  for (let i = depth; i > 0; i -= 1)
+    type = `{"type":"record","name":"R${i}","fields":[{"name":"f","type":${type}}]}`;
+  return type;
+}
+
+describe('deep schemas', () => {
+  it('up to the depth limit parse (80 nested records, 240 levels)', () => {
+    expect(() => parseAvroSchema(nestedRecords(80))).not.toThrow();
+  });
 });
