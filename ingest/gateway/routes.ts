@@ -58,6 +58,17 @@ function recordsOf(body: unknown): unknown[] {
   }
   if (Array.isArray(body)) return body;
   if (typeof body === 'object' && body !== null && Array.isArray((body as { records?: unknown }).records)) {
+    // A key beside "records" means something to its sender that nothing here would honour.
+    const others = Object.keys(body).filter((key) => key !== 'records');
+    if (others.length > 0) {
+      throw new TributaryError(
+        'BAD_REQUEST',
+        `unknown key${others.length > 1 ? 's' : ''} ${others
+          .slice(0, 5)
+          .map((key) => JSON.stringify(key.slice(0, 50)))
+          .join(', ')} beside "records": the body is a JSON array of records or {"records": [...]}`,
+      );
+    }
     return (body as { records: unknown[] }).records;
   }
   throw new TributaryError('BAD_REQUEST', 'the body must be a JSON array of records or {"records": [...]}');

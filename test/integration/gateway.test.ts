@@ -249,6 +249,12 @@ describe('ingest gateway', () => {
     expect(malformed.body.message).toBeTruthy();
     expect((await post({ hello: 'world' })).status).toBe(400);
     expect((await post([])).status).toBe(400);
+    // A key beside "records" would be silently ignored: refused, and nothing of the batch produced.
+    const before = (await readTopic(kafka, topic)).length;
+    const extra = await post({ records: [recordToJson(record(60))], schema_version: 2 });
+    expect(extra.status).toBe(400);
+    expect(extra.body.message).toMatch(/^unknown key "schema_version" beside "records"/);
+    expect((await readTopic(kafka, topic)).length).toBe(before);
     const tooMany = await post(Array.from({ length: 51 }, (_, i) => recordToJson(record(i))));
     expect(tooMany.status).toBe(413);
     expect(tooMany.body.message).toMatch(/at most 50/);
