@@ -130,6 +130,16 @@ export class RecordDeserializer {
         schemaId: framed.schemaId,
       };
     }
+    if (this.options.validated !== true) {
+      const altered = textNotUtf8(record, framed.body);
+      if (altered !== undefined)
+        return {
+          ok: false,
+          code: 'INVALID_VALUE',
+          reason: `${altered} is not valid UTF-8: it would be stored altered (as U+FFFD)`,
+          schemaId: framed.schemaId,
+        };
+    }
     const problems = this.options.validated === true ? [] : validateRecord(record);
     if (problems.length > 0)
       return { ok: false, code: 'INVALID_VALUE', reason: problems.join('; '), schemaId: framed.schemaId };
@@ -143,4 +153,65 @@ export class RecordDeserializer {
     }
     return { ok: true, record, schemaId: framed.schemaId };
   }
+}
+
+const REPLACEMENT = '\uFFFD';
+/** U+FFFD as UTF-8: how a string that really holds it is encoded. */
+const REPLACEMENT_BYTES = Buffer.from(REPLACEMENT, 'utf8');
+
+function holdsReplacement(record: TributaryRecord): boolean {
+  const has = (text: string | null | undefined): boolean => text?.includes(REPLACEMENT) === true;
+  if (
+    has(record.record_id) ||
+    has(record.customer_id) ||
+    has(record.account_id) ||
+    has(record.currency) ||
+    has(record.category) ||
+    has(record.country) ||
+    has(record.merchant) ||
+    has(record.channel)
+  )
+    return true;
+  for (const key in record.attributes) if (has(key) || has(record.attributes[key])) return true;
+  return false;
+}
+
+function countOf(text: string, part: string): number {
+  let count = 0;
+  for (let at = text.indexOf(part); at !== -1; at = text.indexOf(part, at + part.length)) count += 1;
+  return count;
+}
+
+/**
+ * The first text field whose bytes were not UTF-8, or undefined. Avro decoding turns such bytes into
+ * U+FFFD silently; a string that holds U+FFFD itself carries its bytes (EF BF BD) in the body. So a
+ * record is altered when its strings hold more U+FFFD than the body holds EF BF BD. The common case,
+ * no U+FFFD at all, costs a scan of its strings.
+ */
+function textNotUtf8(record: TributaryRecord, body: Buffer): string | undefined {
+  if (!holdsReplacement(record)) return undefined; // the hot path: no allocation
+  const fields: [string, string | null | undefined][] = [
+    ['record_id', record.record_id],
+    ['customer_id', record.customer_id],
+    ['account_id', record.account_id],
+    ['currency', record.currency],
+    ['category', record.category],
+    ['country', record.country],
+    ['merchant', record.merchant],
+    ['channel', record.channel],
+  ];
+  for (const [key, value] of Object.entries(record.attributes))
+    fields.push([`attributes key ${JSON.stringify(key)}`, key], [`attributes.${key}`, value]);
+  let decoded = 0;
+  let first: string | undefined;
+  for (const [name, value] of fields) {
+    if (typeof value !== 'string' || !value.includes(REPLACEMENT)) continue;
+    decoded += countOf(value, REPLACEMENT);
+    first ??= name;
+  }
+  if (first === undefined) return undefined;
+  let encoded = 0;
+  for (let at = body.indexOf(REPLACEMENT_BYTES); at !== -1; at = body.indexOf(REPLACEMENT_BYTES, at + 3))
+    encoded += 1;
+  return decoded > encoded ? first : undefined;
 }

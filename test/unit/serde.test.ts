@@ -122,6 +122,30 @@ describe('bad inputs', () => {
     expect(decoded.reason.length).toBeGreaterThan(5);
   });
 
+  it('text that is not UTF-8 is refused, not stored as U+FFFD; a real U+FFFD is kept', async () => {
+    const withBytes = (merchant: string, bytes: number[]): Buffer => {
+      const value = frame(V2_ID, recordType(2).toBuffer({ ...record, merchant }));
+      Buffer.from(bytes).copy(value, value.indexOf(merchant) + merchant.length - bytes.length);
+      return value;
+    };
+    const [invalid, surrogate, real] = await decodeAll(new RecordDeserializer({ registry: schemas }), [
+      withBytes('Cafxx', [0xc3, 0x28]), // a lead byte without its continuation
+      withBytes('Cafxxx', [0xed, 0xa0, 0x80]), // a lone surrogate, which UTF-8 forbids
+      frame(
+        V2_ID,
+        recordType(2).toBuffer({ ...record, merchant: 'Caf\uFFFD', attributes: { '\uFFFD': 'x' } }),
+      ),
+    ]);
+    for (const decoded of [invalid, surrogate]) {
+      expect(decoded).toMatchObject({ ok: false, code: 'INVALID_VALUE' });
+      expect(decoded?.ok === false && decoded.reason).toMatch(/^merchant is not valid UTF-8/);
+    }
+    expect(real).toMatchObject({
+      ok: true,
+      record: { merchant: 'Caf\uFFFD', attributes: { '\uFFFD': 'x' } },
+    });
+  });
+
   it('a key that is not the customer_id is refused', async () => {
     const deserializer = new RecordDeserializer({ registry: schemas });
     await deserializer.prepare([good]);
