@@ -15,7 +15,7 @@ import { ingestTopics, RegistryClient, speedTopics } from '../ingest/index.js';
 import { ValidationJob } from '../ingest/validation/index.js';
 import { MasterJob } from '../ingest/master/index.js';
 import { DeliveryLogic } from './delivery/delivery-logic.js';
-import { listDeployments, setStatus } from './deploy/deployments.js';
+import { listDeployments, pauseGeneration, setStatus } from './deploy/deployments.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
@@ -167,21 +167,24 @@ export async function startWorker(config: Config, logger: Logger, name: string):
       );
     }
     const useCase = findUseCase(parsed.usecase);
-    const deployment = (await listDeployments(pool)).find(
-      (d) => d.usecase === parsed.usecase && d.variant === parsed.variant,
-    );
     const missing =
       useCase === undefined
         ? unloaded.length > 0
           ? `its module could not be loaded (${unloaded.join('; ')})`
           : `no use case named ${parsed.usecase} is registered (built in or in USECASE_MODULES)`
         : unknownVariant(useCase, parsed.variant);
-    const deployed = deployment !== undefined && deployment.status !== 'undeployed';
-    if (missing !== undefined && (deployed || (useCase === undefined && unloaded.length > 0))) {
+    const deployments = await listDeployments(pool).catch((error: unknown) => {
+      // Only a job this code cannot run still needs them, to tell a usage error from a pause.
+      if (missing === undefined) throw error;
+      return [];
+    });
+    const deployment = deployments.find((d) => d.usecase === parsed.usecase && d.variant === parsed.variant);
+    if (missing !== undefined && deployment?.status === 'active') {
       // Deployed, but this release's code no longer holds it (a module that fails to load, or that
-      // dropped the use case or the variant): paused and reported, not restarted in a loop.
+      // dropped the use case or the variant): paused and reported, not restarted in a loop. Only the
+      // generation it saw: a fixed release deployed meanwhile is not paused by this one.
       const reason = `${missing}; fix it and deploy again`;
-      await setStatus(pool, parsed.usecase, parsed.variant, 'paused', reason);
+      await pauseGeneration(pool, parsed.usecase, parsed.variant, deployment.generation, reason);
       await cleanup();
       throw new TributaryError('UNAVAILABLE', `${name}: ${reason}`);
     }

@@ -98,6 +98,22 @@ export async function deploy(pool: PgPool, request: DeployRequest): Promise<numb
   return result.rows[0]?.generation ?? 1;
 }
 
+/** Pauses one generation of a deployment, if it is still that generation and active. */
+export async function pauseGeneration(
+  pool: PgPool,
+  usecase: string,
+  variant: string,
+  generation: number,
+  reason: string,
+): Promise<boolean> {
+  const result = await pool.query(
+    `UPDATE deployments SET status = 'paused', status_reason = $4, updated_at = now()
+     WHERE usecase = $1 AND variant = $2 AND generation = $3 AND status = 'active'`,
+    [usecase, variant, generation, reason],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
 export async function setStatus(
   pool: PgPool,
   usecase: string,
