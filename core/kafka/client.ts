@@ -89,6 +89,7 @@ export async function probeKafka(options: KafkaClientOptions): Promise<number> {
 export class KafkaReadiness {
   private readonly admin: Admin;
   private connected: Promise<void> | undefined;
+  private asking: Promise<void> | undefined;
 
   constructor(
     options: KafkaClientOptions,
@@ -104,6 +105,7 @@ export class KafkaReadiness {
     }).admin();
   }
 
+  /** One question to the cluster at a time: concurrent checks share it, each with its own timeout. */
   async check(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -111,42 +113,47 @@ export class KafkaReadiness {
         reject(new Error(`Kafka did not answer within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
     });
-    const ask = async (): Promise<void> => {
-      this.connected ??= this.admin.connect();
-      try {
-        await this.connected;
-      } catch (error) {
-        this.connected = undefined; // the next check connects again
-        throw error;
-      }
-      let metadata: Awaited<ReturnType<Admin['fetchTopicMetadata']>>;
-      try {
-        metadata = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
-      } catch (error) {
-        if (!(error instanceof TypeError))
-          throw new Error(`topic ${this.topic}: ${error instanceof Error ? error.message : String(error)}`, {
-            cause: error,
-          });
-        // kafkajs answers a metadata request that no broker served with a TypeError (it reads the
-        // topics of a null answer): said plainly, and the next check starts on a new connection.
-        this.connected = undefined;
-        await this.admin.disconnect().catch(() => undefined);
-        throw new Error(`topic ${this.topic}: no broker answered the metadata request`, { cause: error });
-      }
-      const leaderless = metadata.topics
-        .flatMap((t) => t.partitions)
-        .filter((p) => p.leader < 0)
-        .map((p) => p.partitionId);
-      if (leaderless.length > 0)
-        throw new Error(`topic ${this.topic}: partitions ${leaderless.join(', ')} have no leader`);
-    };
-    const asked = ask();
+    this.asking ??= this.ask().finally(() => {
+      this.asking = undefined;
+    });
+    const asked = this.asking;
     asked.catch(() => undefined); // a late failure, after the timeout answered, is not unhandled
     try {
       await Promise.race([asked, timeout]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  private async ask(): Promise<void> {
+    this.connected ??= this.admin.connect();
+    try {
+      await this.connected;
+    } catch (error) {
+      this.connected = undefined; // the next check connects again
+      throw error;
+    }
+    let metadata: Awaited<ReturnType<Admin['fetchTopicMetadata']>>;
+    try {
+      metadata = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
+    } catch (error) {
+      if (error instanceof TypeError && error.message.includes('topicMetadata')) {
+        // kafkajs answers a metadata request that no broker served by reading the topics of a null
+        // answer: said plainly, and the next check starts on a new connection.
+        this.connected = undefined;
+        await this.admin.disconnect().catch(() => undefined);
+        throw new Error(`topic ${this.topic}: no broker answered the metadata request`, { cause: error });
+      }
+      throw new Error(`topic ${this.topic}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
+    }
+    const leaderless = metadata.topics
+      .flatMap((t) => t.partitions)
+      .filter((p) => p.leader < 0)
+      .map((p) => p.partitionId);
+    if (leaderless.length > 0)
+      throw new Error(`topic ${this.topic}: partitions ${leaderless.join(', ')} have no leader`);
   }
 
   async close(): Promise<void> {
