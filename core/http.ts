@@ -61,7 +61,7 @@ export function routeMethods(app: FastifyInstance): (url: string) => string[] {
       )
       .join('/');
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    routes.push({ pattern: new RegExp(`^${source}/?$`), methods: methods.map(String) });
+    routes.push({ pattern: new RegExp(`^${source}$`), methods: methods.map(String) });
   });
   return (url) => {
     const path = url.split('?', 1)[0] ?? '';
@@ -86,7 +86,8 @@ export function ownErrorShape(
     frameworkErrors: (error, _request, reply) => {
       const status = error.statusCode ?? 400;
       // A Buffer goes out as it is: a string or an object would get Fastify's `; charset=utf-8`.
-      const text = Buffer.from(JSON.stringify(body(status, error.message)));
+      // FST_ERR_BAD_URL (400), FST_ERR_MAX_PARAM_LENGTH (414): their messages quote the whole URL.
+      const text = Buffer.from(JSON.stringify(body(status, quoted(error.message))));
       void reply.status(status).header('content-type', contentType).send(text);
     },
     clientErrorHandler: (error, socket) => {
@@ -98,7 +99,9 @@ export function ownErrorShape(
             ? [431, `the request line and headers are over ${http.maxHeaderSize} bytes`]
             : [400, 'the request is not valid HTTP/1.1'];
       const text = JSON.stringify(body(status, message));
-      if (socket.writable) {
+      // Not into a response already under way (a pipelined request's), as Node's own handler.
+      const underWay = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+      if (socket.writable && underWay !== true) {
         socket.write(
           `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
             `Content-Type: ${contentType}\r\nConnection: close\r\n\r\n${text}`,
@@ -107,4 +110,9 @@ export function ownErrorShape(
       socket.destroy(error);
     },
   };
+}
+
+/** A URL, or a message quoting one, as an error sends it back: a 10-KB one is not sent whole. */
+export function quoted(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

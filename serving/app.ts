@@ -9,7 +9,7 @@ import Fastify, {
   type FastifyPluginAsync,
 } from 'fastify';
 import { TributaryError, isTributaryError } from '../core/errors.js';
-import { ownErrorShape, routeMethods, timedServerFactory } from '../core/http.js';
+import { ownErrorShape, quoted, routeMethods, timedServerFactory } from '../core/http.js';
 import type { Logger } from '../core/logger.js';
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -41,11 +41,6 @@ function errorCodeOf(status: number): string {
     431: 'HEADERS_TOO_LARGE',
   };
   return codes[status] ?? 'REQUEST_ERROR';
-}
-
-/** A URL as an error message quotes it: a 10-KB one is not sent back whole. */
-function quoted(url: string): string {
-  return url.length > 200 ? `${url.slice(0, 200)}…` : url;
 }
 
 export async function createApiApp(options: ApiAppOptions): Promise<FastifyInstance> {

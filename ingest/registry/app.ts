@@ -49,6 +49,8 @@ export async function createRegistryApp(options: RegistryAppOptions): Promise<Fa
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: 8 * 1024 * 1024,
+    // Fastify's default (100) made a subject over 100 characters a 414; a Kafka topic takes 249.
+    routerOptions: { maxParamLength: 1_024 },
     serverFactory: timedServerFactory(options.requestTimeoutMs),
     logController: new LogController({ disableRequestLogging: true }),
     ...ownErrorShape(

@@ -167,6 +167,8 @@ describe('ingest gateway', () => {
     }
     const nowhere = await fetch(`${apiUrl}/v1/nothing-here`);
     expect(nowhere.status).toBe(404);
+    // The router does not ignore a trailing slash: that is another path, served for no method.
+    expect((await fetch(`${apiUrl}/healthz/`)).status).toBe(404);
     expect(((await nowhere.json()) as { error: string }).error).toBe('NOT_FOUND');
   });
 
@@ -177,6 +179,9 @@ describe('ingest gateway', () => {
       error: 'BAD_REQUEST',
       message: "'/v1/%zz' is not a valid url component",
     });
+    const longBadUrl = await fetch(`${apiUrl}/v1/%zz${'x'.repeat(5_000)}`);
+    expect(longBadUrl.status).toBe(400);
+    expect(((await longBadUrl.json()) as { message: string }).message).toMatch(/^'\/v1\/%zzxxx.{150,}…$/);
     const huge = await fetch(`${apiUrl}/healthz`, { headers: { 'x-big': 'a'.repeat(20_000) } });
     expect(huge.status).toBe(431);
     expect(await huge.json()).toEqual({

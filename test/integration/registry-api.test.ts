@@ -110,6 +110,9 @@ describe('content types', () => {
     expectError(wrongMethod, 405);
     expect(wrongMethod.headers.allow).toBe('GET, HEAD, POST');
     expectError(await call('GET', '/subjects/%zz/versions'), 400); // not Fastify's own error shape
+    expectError(await call('GET', '/schemas/types/'), 404); // a trailing slash: another path, no route
+    // A subject as long as a Kafka topic's name (249) allows is a subject, not a 414.
+    expectError(await call('GET', `/subjects/${'s'.repeat(249)}-value/versions`), 40401);
   });
 
   it('serves the root, and the supported schema types', async () => {
