@@ -100,7 +100,7 @@ export function ownErrorShape(
             : [400, 'the request is not valid HTTP/1.1'];
       const text = JSON.stringify(body(status, message));
       // Not into a response already under way (a pipelined request's), as Node's own handler.
-      const underWay = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+      const underWay = (socket as { _httpMessage?: { _headerSent?: boolean } })._httpMessage?._headerSent;
       if (socket.writable && underWay !== true) {
         socket.write(
           `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +

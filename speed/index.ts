@@ -14,6 +14,7 @@ export {
   BULK_JOBS,
   PLATFORM_JOBS,
   EXIT_PAUSED,
+  PausedAtStart,
   type RunningWorker,
 } from './worker.js';
 export { deploy, listDeployments, setStatus, jobName, type Deployment } from './deploy/deployments.js';

@@ -15,7 +15,7 @@ import { ingestTopics, RegistryClient, speedTopics } from '../ingest/index.js';
 import { ValidationJob } from '../ingest/validation/index.js';
 import { MasterJob } from '../ingest/master/index.js';
 import { DeliveryLogic } from './delivery/delivery-logic.js';
-import { listDeployments, pauseGeneration, setStatus } from './deploy/deployments.js';
+import { listDeployments, pauseGeneration } from './deploy/deployments.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
@@ -26,6 +26,13 @@ export const PLATFORM_JOBS = ['validation', 'master', 'views', 'delivery'] as co
 
 /** Exit code of a worker that paused its job (the supervisor does not restart it). */
 export const EXIT_PAUSED = 3;
+
+/** A job paused before it started (its deployment is one this code cannot run): exit EXIT_PAUSED. */
+export class PausedAtStart extends TributaryError {
+  constructor(readonly reason: string) {
+    super('UNAVAILABLE', reason);
+  }
+}
 
 export interface RunningWorker {
   readonly metrics: JobMetrics;
@@ -176,6 +183,7 @@ export async function startWorker(config: Config, logger: Logger, name: string):
     const deployments = await listDeployments(pool).catch((error: unknown) => {
       // Only a job this code cannot run still needs them, to tell a usage error from a pause.
       if (missing === undefined) throw error;
+      logger.warn({ err: error, job: name }, 'could not read the deployments: taken as not deployed');
       return [];
     });
     const deployment = deployments.find((d) => d.usecase === parsed.usecase && d.variant === parsed.variant);
@@ -184,8 +192,15 @@ export async function startWorker(config: Config, logger: Logger, name: string):
       // dropped the use case or the variant): paused and reported, not restarted in a loop. Only the
       // generation it saw: a fixed release deployed meanwhile is not paused by this one.
       const reason = `${missing}; fix it and deploy again`;
-      await pauseGeneration(pool, parsed.usecase, parsed.variant, deployment.generation, reason);
+      const pausedNow = await pauseGeneration(
+        pool,
+        parsed.usecase,
+        parsed.variant,
+        deployment.generation,
+        reason,
+      );
       await cleanup();
+      if (pausedNow) throw new PausedAtStart(reason);
       throw new TributaryError('UNAVAILABLE', `${name}: ${reason}`);
     }
     if (useCase === undefined || missing !== undefined) {
@@ -208,7 +223,12 @@ export async function startWorker(config: Config, logger: Logger, name: string):
         defaults: deployment?.settings ?? {},
       }),
       onPause: (reason) => {
-        void setStatus(pool, parsed.usecase, parsed.variant, 'paused', reason)
+        // This generation only: a fixed release deployed meanwhile is not paused by this worker.
+        const paused =
+          deployment === undefined
+            ? Promise.resolve(false)
+            : pauseGeneration(pool, parsed.usecase, parsed.variant, deployment.generation, reason);
+        void paused
           .catch((error: unknown) => {
             logger.error({ err: error }, 'could not record the pause');
           })

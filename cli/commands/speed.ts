@@ -1,7 +1,14 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import type { Logger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
-import { EXIT_PAUSED, isJobName, PLATFORM_JOBS, startWorker, Supervisor } from '../../speed/index.js';
+import {
+  EXIT_PAUSED,
+  isJobName,
+  PausedAtStart,
+  PLATFORM_JOBS,
+  startWorker,
+  Supervisor,
+} from '../../speed/index.js';
 import { action, commandContext } from '../context.js';
 import { parsePort } from '../options.js';
 
@@ -100,7 +107,15 @@ export function speedCommand(): Command {
         const { config, logger } = commandContext();
         if (options.job !== undefined) {
           const started = exitIfOrphanedWhileStarting(logger, options.job);
-          const worker = await startWorker(config, logger, options.job);
+          let worker: Awaited<ReturnType<typeof startWorker>>;
+          try {
+            worker = await startWorker(config, logger, options.job);
+          } catch (error) {
+            if (!(error instanceof PausedAtStart)) throw error;
+            // Paused and reported: the supervisor leaves it paused instead of restarting it.
+            process.stderr.write(`tributary: job ${options.job} paused: ${error.reason}\n`);
+            return EXIT_PAUSED;
+          }
           started();
           process.stdout.write(`job ${options.job} running\n`);
           tellSupervisor({ type: 'ready' });

@@ -53,7 +53,13 @@ describe('command line errors', () => {
       uniqueName('cli').toLowerCase(),
     );
     // PostgreSQL (which says whether such a job is deployed, to be paused) need not answer for it.
-    const env = { RECORDS_TOPIC, FINDINGS_TOPIC, FEEDBACK_TOPIC, PG_PORT: '1' };
+    const env = {
+      RECORDS_TOPIC,
+      FINDINGS_TOPIC,
+      FEEDBACK_TOPIC,
+      PG_PORT: '1',
+      DATABASE_URL: 'postgres://tributary@127.0.0.1:1/tributary',
+    };
     for (const [job, reason] of [
       ['usecase.amount-anomaly.Z', /amount-anomaly has no variant Z \(known: A, B\)/],
       ['usecase.velocity.A', /velocity has no variant A \(known: \(none\)\)/],

@@ -334,6 +334,9 @@ describe('a use-case module that cannot be loaded', () => {
         async () => (await status()).find((j) => j.job === 'usecase.amount-anomaly.Z')?.state === 'paused',
         { timeoutMs: 60_000, description: 'amount-anomaly.Z to be paused' },
       );
+      // Paused at start (exit 3), never restarted as if they had crashed.
+      for (const job of ['usecase.ghost', 'usecase.amount-anomaly.Z'])
+        expect((await status()).find((j) => j.job === job)).toMatchObject({ state: 'paused', restarts: 0 });
       const listed = await runCli(['list'], other.env);
       expect(listed.stdout).toMatch(
         /usecase\.ghost\s+1\s+paused \(its module could not be loaded \(.*bad module at import/,
