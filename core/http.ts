@@ -116,3 +116,24 @@ export function ownErrorShape(
 export function quoted(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
+
+/**
+ * The not-found handler of `app`: a 405 with `Allow` for a path served for other methods, else a
+ * 404, each in the app's own shape. Call before any route is added (see routeMethods).
+ */
+export function notFoundOr405(
+  app: FastifyInstance,
+  methodNotAllowed: (method: string, path: string, allowed: string) => object,
+  notFound: (method: string, url: string) => object,
+): void {
+  const methodsAt = routeMethods(app);
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = methodsAt(request.url);
+    if (allowed.length === 0) return reply.status(404).send(notFound(request.method, quoted(request.url)));
+    const path = quoted(request.url.split('?', 1)[0] ?? '');
+    return reply
+      .status(405)
+      .header('allow', allowed.join(', '))
+      .send(methodNotAllowed(request.method, path, allowed.join(', ')));
+  });
+}

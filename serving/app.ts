@@ -9,7 +9,7 @@ import Fastify, {
   type FastifyPluginAsync,
 } from 'fastify';
 import { TributaryError, isTributaryError } from '../core/errors.js';
-import { ownErrorShape, quoted, routeMethods, timedServerFactory } from '../core/http.js';
+import { notFoundOr405, ownErrorShape, timedServerFactory } from '../core/http.js';
 import type { Logger } from '../core/logger.js';
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -68,8 +68,6 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     void parseJson(request, text, done); // calls `done` itself
   });
 
-  const methodsAt = routeMethods(app);
-
   app.setErrorHandler((error, request, reply) => {
     if (isTributaryError(error)) {
       if (error.httpStatus === 401) reply.header('www-authenticate', 'Bearer realm="tributary"');
@@ -84,21 +82,14 @@ export async function createApiApp(options: ApiAppOptions): Promise<FastifyInsta
     const message = status >= 500 ? 'internal error' : error instanceof Error ? error.message : String(error);
     return reply.status(status).send({ error: code, message });
   });
-  app.setNotFoundHandler((request, reply) => {
-    const allowed = methodsAt(request.url);
-    if (allowed.length > 0) {
-      return reply
-        .status(405)
-        .header('allow', allowed.join(', '))
-        .send({
-          error: 'METHOD_NOT_ALLOWED',
-          message: `${request.method} is not served at ${quoted(request.url.split('?', 1)[0] ?? '')}: use ${allowed.join(', ')}`,
-        });
-    }
-    return reply
-      .status(404)
-      .send({ error: 'NOT_FOUND', message: `no route ${request.method} ${quoted(request.url)}` });
-  });
+  notFoundOr405(
+    app,
+    (method, path, allowed) => ({
+      error: 'METHOD_NOT_ALLOWED',
+      message: `${method} is not served at ${path}: use ${allowed}`,
+    }),
+    (method, url) => ({ error: 'NOT_FOUND', message: `no route ${method} ${url}` }),
+  );
 
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

@@ -11,7 +11,7 @@ import Fastify, {
   type onRequestHookHandler,
 } from 'fastify';
 import pg from 'pg';
-import { ownErrorShape, routeMethods, timedServerFactory } from '../../core/http.js';
+import { notFoundOr405, ownErrorShape, timedServerFactory } from '../../core/http.js';
 import type { Logger } from '../../core/logger.js';
 import type { PgPool } from '../../core/postgres/index.js';
 import { isRegistryError, registryErrors, statusOf } from './errors.js';
@@ -75,18 +75,12 @@ export async function createRegistryApp(options: RegistryAppOptions): Promise<Fa
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="schema-registry"');
     return reply.status(status).send(body);
   });
-  const methodsAt = routeMethods(app);
   // As Confluent's registry answers: 405 for a path served for other methods, else 404.
-  app.setNotFoundHandler((request, reply) => {
-    const allowed = methodsAt(request.url);
-    if (allowed.length > 0) {
-      return reply
-        .status(405)
-        .header('allow', allowed.join(', '))
-        .send({ error_code: 405, message: 'HTTP 405 Method Not Allowed' } satisfies ErrorBody);
-    }
-    return reply.status(404).send({ error_code: 404, message: 'HTTP 404 Not Found' } satisfies ErrorBody);
-  });
+  notFoundOr405(
+    app,
+    () => ({ error_code: 405, message: 'HTTP 405 Method Not Allowed' }) satisfies ErrorBody,
+    () => ({ error_code: 404, message: 'HTTP 404 Not Found' }) satisfies ErrorBody,
+  );
 
   const store = new RegistryStore(options.pool, options.logger.child({ component: 'registry' }));
   const deps = { store, admin: adminGuard(options.adminToken) };
