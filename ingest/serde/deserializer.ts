@@ -10,6 +10,7 @@ import { avroType, type AvroResolver, type AvroType } from '../contract/avro.js'
 import { recordType } from '../contract/schemas.js';
 import { validateRecord } from '../contract/validate.js';
 import { RegistryError } from './registry-client.js';
+import { fieldsRead, firstNonUtf8Text } from './utf8.js';
 import { unframe } from './wire.js';
 
 export const REJECTION_CODES = [
@@ -30,7 +31,7 @@ export type Decoded =
   | { readonly ok: false; readonly code: RejectionCode; readonly reason: string; readonly schemaId?: number };
 
 type Reader =
-  | { readonly ok: true; readonly resolver: AvroResolver | undefined }
+  | { readonly ok: true; readonly writer: AvroType; readonly resolver: AvroResolver | undefined }
   | { readonly ok: false; readonly code: RejectionCode; readonly reason: string };
 
 /** Where writer schemas come from: the registry client, or fixed schemas in protocol tests. */
@@ -51,6 +52,7 @@ export interface DeserializerOptions {
 
 export class RecordDeserializer {
   private readonly reader: AvroType = recordType();
+  private readonly readerFields = fieldsRead(this.reader);
   private readonly readers = new Map<number, Reader>();
   private readonly maxBytes: number;
 
@@ -90,9 +92,9 @@ export class RecordDeserializer {
         reason: `schema id ${id} is not a usable Avro schema: ${describeError(error)}`,
       };
     }
-    if (writer.equals(this.reader)) return { ok: true, resolver: undefined };
+    if (writer.equals(this.reader)) return { ok: true, writer, resolver: undefined };
     try {
-      return { ok: true, resolver: this.reader.createResolver(writer) };
+      return { ok: true, writer, resolver: this.reader.createResolver(writer) };
     } catch (error) {
       return {
         ok: false,
@@ -130,8 +132,16 @@ export class RecordDeserializer {
         schemaId: framed.schemaId,
       };
     }
-    if (this.options.validated !== true) {
-      const altered = textNotUtf8(record, framed.body);
+    // The hot path scans the decoded strings for U+FFFD only; the bytes are read again only then.
+    if (this.options.validated !== true && holdsReplacement(record)) {
+      let altered: string | undefined;
+      try {
+        altered = firstNonUtf8Text(reader.writer, framed.body, this.readerFields);
+      } catch (error) {
+        // avsc read these bytes with the same schema, so this is a defect of the walk: refused with
+        // it named rather than thrown at every replay of the batch.
+        altered = `some text (its bytes could not be walked: ${describeError(error)})`;
+      }
       if (altered !== undefined)
         return {
           ok: false,
@@ -156,9 +166,11 @@ export class RecordDeserializer {
 }
 
 const REPLACEMENT = '\uFFFD';
-/** U+FFFD as UTF-8: how a string that really holds it is encoded. */
-const REPLACEMENT_BYTES = Buffer.from(REPLACEMENT, 'utf8');
 
+/**
+ * Whether any string of the record holds U+FFFD: what avsc puts, silently, in place of bytes that are
+ * not UTF-8 (a string may also hold it for real: its bytes then say so).
+ */
 function holdsReplacement(record: TributaryRecord): boolean {
   const has = (text: string | null | undefined): boolean => text?.includes(REPLACEMENT) === true;
   if (
@@ -174,44 +186,4 @@ function holdsReplacement(record: TributaryRecord): boolean {
     return true;
   for (const key in record.attributes) if (has(key) || has(record.attributes[key])) return true;
   return false;
-}
-
-function countOf(text: string, part: string): number {
-  let count = 0;
-  for (let at = text.indexOf(part); at !== -1; at = text.indexOf(part, at + part.length)) count += 1;
-  return count;
-}
-
-/**
- * The first text field whose bytes were not UTF-8, or undefined. Avro decoding turns such bytes into
- * U+FFFD silently; a string that holds U+FFFD itself carries its bytes (EF BF BD) in the body. So a
- * record is altered when its strings hold more U+FFFD than the body holds EF BF BD. The common case,
- * no U+FFFD at all, costs a scan of its strings.
- */
-function textNotUtf8(record: TributaryRecord, body: Buffer): string | undefined {
-  if (!holdsReplacement(record)) return undefined; // the hot path: no allocation
-  const fields: [string, string | null | undefined][] = [
-    ['record_id', record.record_id],
-    ['customer_id', record.customer_id],
-    ['account_id', record.account_id],
-    ['currency', record.currency],
-    ['category', record.category],
-    ['country', record.country],
-    ['merchant', record.merchant],
-    ['channel', record.channel],
-  ];
-  for (const [key, value] of Object.entries(record.attributes))
-    fields.push([`attributes key ${JSON.stringify(key)}`, key], [`attributes.${key}`, value]);
-  let decoded = 0;
-  let first: string | undefined;
-  for (const [name, value] of fields) {
-    if (typeof value !== 'string' || !value.includes(REPLACEMENT)) continue;
-    decoded += countOf(value, REPLACEMENT);
-    first ??= name;
-  }
-  if (first === undefined) return undefined;
-  let encoded = 0;
-  for (let at = body.indexOf(REPLACEMENT_BYTES); at !== -1; at = body.indexOf(REPLACEMENT_BYTES, at + 3))
-    encoded += 1;
-  return decoded > encoded ? first : undefined;
 }

@@ -1,9 +1,11 @@
 /** The record contract's Avro encoding, decoding and schema resolution, with byte fixtures (no server). */
 import { describe, expect, it } from 'vitest';
 import type { TributaryRecord } from '../../core/record.js';
+import { avroType, type AvroType } from '../../ingest/contract/avro.js';
 import { recordSchemaText, recordType } from '../../ingest/contract/schemas.js';
 import { RegistryError } from '../../ingest/serde/registry-client.js';
 import { RecordDeserializer, frame, type SchemaSource } from '../../ingest/serde/index.js';
+import { firstNonUtf8Text } from '../../ingest/serde/utf8.js';
 
 const V1_ID = 11;
 const V2_ID = 12;
@@ -144,6 +146,112 @@ describe('bad inputs', () => {
       ok: true,
       record: { merchant: 'Caf\uFFFD', attributes: { '\uFFFD': 'x' } },
     });
+  });
+
+  it('text that is not UTF-8 is found by its own bytes: EF BF BD elsewhere neither hides nor fakes it', async () => {
+    const V2_PLUS_ID = 13;
+    const plus = JSON.parse(recordSchemaText(2)) as { fields: unknown[] };
+    plus.fields.push(
+      { name: 'blob', type: 'bytes', default: '' },
+      { name: 'memo', type: 'string', default: '' },
+    );
+    const plusType = avroType(plus);
+    const withPlus: SchemaSource = {
+      schemaById: (id) =>
+        id === V2_PLUS_ID ? Promise.resolve(JSON.stringify(plus)) : schemas.schemaById(id),
+    };
+    const replacement = Buffer.from('\uFFFD', 'utf8');
+    const bad = Buffer.from([0x43, 0x61, 0x66, 0xc3]); // "Caf" and a lead byte without its continuation
+    /** Encodes `fields`, then puts `bytes` where the text `marker` was (same length). */
+    const patched = (id: number, type: AvroType, fields: object, marker: string, bytes: Buffer): Buffer => {
+      const value = frame(id, type.toBuffer({ ...record, ...fields }));
+      bytes.copy(value, value.indexOf(marker));
+      return value;
+    };
+    const [inVarint, inBlob, unread, realAndBad, key, attribute] = await decodeAll(
+      new RecordDeserializer({ registry: withPlus }),
+      [
+        // amount −2,600,952 is the varint EF BF BD 02: one EF BF BD the old byte count took for a string's
+        patched(V2_ID, recordType(2), { amount_minor: -2_600_952n, merchant: 'Cafx' }, 'Cafx', bad),
+        patched(V2_PLUS_ID, plusType, { merchant: 'Cafx', blob: replacement }, 'Cafx', bad),
+        // a field the reader skips is stored nowhere: its bytes do not matter, a real U+FFFD is kept
+        patched(
+          V2_PLUS_ID,
+          plusType,
+          { merchant: 'Caf\uFFFD', blob: Buffer.alloc(0), memo: 'Mmmx' },
+          'Mmmx',
+          bad,
+        ),
+        patched(V2_ID, recordType(2), { merchant: 'Caf\uFFFD', channel: 'webx' }, 'webx', bad),
+        patched(V2_ID, recordType(2), { attributes: { Cafx: '\uFFFD' } }, 'Cafx', bad),
+        patched(V2_ID, recordType(2), { attributes: { '\uFFFD': 'Cafx' } }, 'Cafx', bad),
+      ],
+    );
+    const reason = (decoded: unknown): unknown =>
+      (decoded as { ok: boolean }).ok ? decoded : (decoded as { reason: string }).reason;
+    expect(reason(inVarint)).toMatch(/^merchant is not valid UTF-8/);
+    expect(reason(inBlob)).toMatch(/^merchant is not valid UTF-8/);
+    expect(unread).toMatchObject({ ok: true, record: { merchant: 'Caf\uFFFD' } });
+    expect(reason(realAndBad)).toMatch(/^channel is not valid UTF-8/);
+    expect(reason(key)).toMatch(/^attributes key "Caf\uFFFD" is not valid UTF-8/);
+    expect(reason(attribute)).toMatch(/^attributes\.\uFFFD is not valid UTF-8/);
+  });
+
+  it('the UTF-8 walk reads every Avro type whole, blocks with sizes too, and names the bad text', () => {
+    const rich = avroType({
+      type: 'record',
+      name: 'Rich',
+      fields: [
+        { name: 'flag', type: 'boolean' },
+        { name: 'n', type: 'int' },
+        { name: 'f', type: 'float' },
+        { name: 'd', type: 'double' },
+        { name: 'raw', type: 'bytes' },
+        { name: 'id', type: { type: 'fixed', name: 'Id', size: 3 } },
+        { name: 'kind', type: { type: 'enum', name: 'Kind', symbols: ['A', 'B'] } },
+        { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+        {
+          name: 'items',
+          type: {
+            type: 'array',
+            items: { type: 'record', name: 'Item', fields: [{ name: 'label', type: 'string' }] },
+          },
+        },
+        { name: 'tags', type: { type: 'map', values: ['null', 'string'] } },
+        { name: 'last', type: 'string' },
+      ],
+    });
+    const value = {
+      flag: true,
+      n: -5,
+      f: 1.5,
+      d: 2.5,
+      raw: Buffer.from([0xff, 0xfe]),
+      id: Buffer.from('abc'),
+      kind: 'B',
+      at: new Date(0),
+      items: [{ label: 'one' }, { label: 'twox' }],
+      tags: { t: 'v', u: null },
+      last: 'end',
+    };
+    const read = new Set(['items', 'tags', 'last', 'raw']);
+    const body = rich.toBuffer(value);
+    expect(firstNonUtf8Text(rich, body, read)).toBeUndefined();
+    const bad = Buffer.from(body);
+    bad[bad.indexOf('twox') + 3] = 0xc3;
+    expect(firstNonUtf8Text(rich, bad, read)).toBe('items[1].label');
+    bad[bad.indexOf('end') + 2] = 0xff;
+    expect(firstNonUtf8Text(rich, bad, read)).toBe('items[1].label'); // the first one
+    expect(firstNonUtf8Text(rich, bad, new Set(['last']))).toBe('last'); // read past the skipped ones
+    // An array written as one block with its size (a negative count), as other writers may.
+    const array = avroType({
+      type: 'record',
+      name: 'A',
+      fields: [{ name: 'xs', type: { type: 'array', items: 'string' } }],
+    });
+    const sized = Buffer.from([0x03, 0x08, 0x04, 0x61, 0x62, 0x02, 0xc3, 0x00]); // count −2, 4 bytes: "ab", "\xc3"
+    expect(array.fromBuffer(sized)).toEqual({ xs: ['ab', '\uFFFD'] });
+    expect(firstNonUtf8Text(array, sized, new Set(['xs']))).toBe('xs[1]');
   });
 
   it('a key that is not the customer_id is refused', async () => {
