@@ -15,11 +15,11 @@ import { ingestTopics, RegistryClient, speedTopics } from '../ingest/index.js';
 import { ValidationJob } from '../ingest/validation/index.js';
 import { MasterJob } from '../ingest/master/index.js';
 import { DeliveryLogic } from './delivery/delivery-logic.js';
-import { listDeployments, pauseGeneration } from './deploy/deployments.js';
+import { listDeployments, pauseGeneration, type Deployment } from './deploy/deployments.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
-import { findUseCase, loadUseCaseModules, unknownVariant } from './usecases/index.js';
+import { findUseCase, loadUseCaseModules, unknownVariant, type UseCase } from './usecases/index.js';
 import { ViewsLogic } from './views/views-logic.js';
 
 export const PLATFORM_JOBS = ['validation', 'master', 'views', 'delivery'] as const;
@@ -69,6 +69,70 @@ function lowerPriority(logger: Logger, name: string, nice: number): void {
   }
 }
 
+/**
+ * A use-case job's use case, variant and deployment, before anything connects to Kafka: a job this
+ * release cannot run is refused (usage) or, when deployed, paused with why.
+ */
+async function resolveUseCaseJob(
+  config: Config,
+  logger: Logger,
+  pool: PgPool,
+  name: string,
+): Promise<{
+  useCase: UseCase;
+  parsed: { usecase: string; variant: string };
+  deployment: Deployment | undefined;
+}> {
+  // Only use-case jobs load USECASE_MODULES, and a module that fails to load stops only the use
+  // cases it could hold: the platform jobs and the others run on.
+  const unloaded: string[] = [];
+  await loadUseCaseModules(config.speed.useCaseModules, (file, error) => {
+    unloaded.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  if (unloaded.length > 0)
+    logger.warn({ job: name, unloaded }, 'use-case modules (USECASE_MODULES) that could not be loaded');
+  const parsed = parseUseCaseJob(name);
+  if (parsed === undefined) {
+    throw new TributaryError(
+      'USAGE',
+      `unknown job ${JSON.stringify(name)}: validation, master, views, delivery or usecase.<name>[.<variant>]`,
+    );
+  }
+  const useCase = findUseCase(parsed.usecase);
+  const missing =
+    useCase === undefined
+      ? unloaded.length > 0
+        ? `its module could not be loaded (${unloaded.join('; ')})`
+        : `no use case named ${parsed.usecase} is registered (built in or in USECASE_MODULES)`
+      : unknownVariant(useCase, parsed.variant);
+  const deployments = await listDeployments(pool).catch((error: unknown) => {
+    // Only a job this code cannot run still needs them, to tell a usage error from a pause.
+    if (missing === undefined) throw error;
+    logger.warn({ err: error, job: name }, 'could not read the deployments: taken as not deployed');
+    return [];
+  });
+  const deployment = deployments.find((d) => d.usecase === parsed.usecase && d.variant === parsed.variant);
+  if (missing !== undefined && deployment?.status === 'active') {
+    // Deployed, but this release's code no longer holds it (a module that fails to load, or that
+    // dropped the use case or the variant): paused and reported, not restarted in a loop. Only the
+    // generation it saw: a fixed release deployed meanwhile is not paused by this one.
+    const reason = `${missing}; fix it and deploy again`;
+    const pausedNow = await pauseGeneration(
+      pool,
+      parsed.usecase,
+      parsed.variant,
+      deployment.generation,
+      reason,
+    );
+    if (pausedNow) throw new PausedAtStart(reason);
+    throw new TributaryError('UNAVAILABLE', `${name}: ${reason}`);
+  }
+  if (useCase === undefined || missing !== undefined) {
+    throw new TributaryError('USAGE', `unknown job ${JSON.stringify(name)}: ${missing ?? ''}`);
+  }
+  return { useCase, parsed, deployment };
+}
+
 export async function startWorker(config: Config, logger: Logger, name: string): Promise<RunningWorker> {
   lowerPriority(logger, name, config.speed.bulkNice);
   const kafka = createKafka({ brokers: config.kafka.brokers, logger, clientId: `tributary-${name}` });
@@ -85,6 +149,18 @@ export async function startWorker(config: Config, logger: Logger, name: string):
   });
   const registry = new RegistryClient({ url: config.registry.url });
   const metrics = new JobMetrics(name);
+  const cleanup = async (): Promise<void> => {
+    await cassandra.shutdown();
+    await pool.end();
+  };
+  const platform = (PLATFORM_JOBS as readonly string[]).includes(name);
+  // Refused or paused before it waits on Kafka (which may be what is down).
+  const useCaseJob = platform
+    ? undefined
+    : await resolveUseCaseJob(config, logger, pool, name).catch(async (error: unknown) => {
+        await cleanup();
+        throw error;
+      });
   await ensureTopicsWith(kafka, [...ingestTopics(config), ...speedTopics(config)]);
   let pause: (reason: string) => void = () => undefined;
   const paused = new Promise<string>((resolve) => {
@@ -95,10 +171,6 @@ export async function startWorker(config: Config, logger: Logger, name: string):
     fail = reject;
   });
   fatal.catch(() => undefined); // observed by the caller; never an unhandled rejection here
-  const cleanup = async (): Promise<void> => {
-    await cassandra.shutdown();
-    await pool.end();
-  };
 
   if (name === 'validation' || name === 'master') {
     const job =
@@ -157,56 +229,8 @@ export async function startWorker(config: Config, logger: Logger, name: string):
       }),
     });
   } else {
-    // Only use-case jobs load USECASE_MODULES, and a module that fails to load stops only the use
-    // cases it could hold: the platform jobs and the others run on.
-    const unloaded: string[] = [];
-    await loadUseCaseModules(config.speed.useCaseModules, (file, error) => {
-      unloaded.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
-    });
-    if (unloaded.length > 0)
-      logger.warn({ job: name, unloaded }, 'use-case modules (USECASE_MODULES) that could not be loaded');
-    const parsed = parseUseCaseJob(name);
-    if (parsed === undefined) {
-      await cleanup();
-      throw new TributaryError(
-        'USAGE',
-        `unknown job ${JSON.stringify(name)}: validation, master, views, delivery or usecase.<name>[.<variant>]`,
-      );
-    }
-    const useCase = findUseCase(parsed.usecase);
-    const missing =
-      useCase === undefined
-        ? unloaded.length > 0
-          ? `its module could not be loaded (${unloaded.join('; ')})`
-          : `no use case named ${parsed.usecase} is registered (built in or in USECASE_MODULES)`
-        : unknownVariant(useCase, parsed.variant);
-    const deployments = await listDeployments(pool).catch((error: unknown) => {
-      // Only a job this code cannot run still needs them, to tell a usage error from a pause.
-      if (missing === undefined) throw error;
-      logger.warn({ err: error, job: name }, 'could not read the deployments: taken as not deployed');
-      return [];
-    });
-    const deployment = deployments.find((d) => d.usecase === parsed.usecase && d.variant === parsed.variant);
-    if (missing !== undefined && deployment?.status === 'active') {
-      // Deployed, but this release's code no longer holds it (a module that fails to load, or that
-      // dropped the use case or the variant): paused and reported, not restarted in a loop. Only the
-      // generation it saw: a fixed release deployed meanwhile is not paused by this one.
-      const reason = `${missing}; fix it and deploy again`;
-      const pausedNow = await pauseGeneration(
-        pool,
-        parsed.usecase,
-        parsed.variant,
-        deployment.generation,
-        reason,
-      );
-      await cleanup();
-      if (pausedNow) throw new PausedAtStart(reason);
-      throw new TributaryError('UNAVAILABLE', `${name}: ${reason}`);
-    }
-    if (useCase === undefined || missing !== undefined) {
-      await cleanup();
-      throw new TributaryError('USAGE', `unknown job ${JSON.stringify(name)}: ${missing ?? ''}`);
-    }
+    if (useCaseJob === undefined) throw new Error(`no job ${name}`); // every platform job is above
+    const { useCase, parsed, deployment } = useCaseJob;
     job = new Job({
       ...common,
       name,

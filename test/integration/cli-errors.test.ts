@@ -46,17 +46,12 @@ describe('command line errors', () => {
   });
 
   it('tributary speed --job: a use case or variant that does not exist is refused, exit 2, and never runs', async () => {
-    // These are judged once the use cases (USECASE_MODULES' too) are loaded, so the job connects
-    // first: topics of its own, so that nothing of it lands in the shared ones.
-    const { RECORDS_TOPIC, FINDINGS_TOPIC, FEEDBACK_TOPIC } = scratchEnv(
-      config,
-      uniqueName('cli').toLowerCase(),
-    );
-    // PostgreSQL (which says whether such a job is deployed, to be paused) need not answer for it.
+    // These are judged once the use cases (USECASE_MODULES' too) are loaded, before the job waits on
+    // Kafka (none at this port); PostgreSQL (which says whether such a job is deployed, to be paused)
+    // need not answer either.
     const env = {
-      RECORDS_TOPIC,
-      FINDINGS_TOPIC,
-      FEEDBACK_TOPIC,
+      KAFKA_PORT: '1',
+      KAFKA_BROKERS: '127.0.0.1:1',
       PG_PORT: '1',
       DATABASE_URL: 'postgres://tributary@127.0.0.1:1/tributary',
     };
