@@ -13,7 +13,8 @@
  *   treatment, else the split of whatever is deployed.
  *
  * A finding is decided by the assignments in effect when its record was ingested (the snapshots of
- * migrations/postgres/0005_ab_snapshots.sql; a change applies to records ingested from 3 s after it),
+ * migrations/postgres/0005_ab_snapshots.sql, their overrides kept as changes by 0006; a change
+ * applies to records ingested from 3 s after it),
  * not by those in effect when the delivery job handles it: a finding handled again after a crash is
  * decided the same way even if `ab set`, `ab assign`, `deploy` or `undeploy` ran in between, so no
  * customer receives two variants' findings of one record. A variant deployed later with `--from`
@@ -206,41 +207,22 @@ interface Snapshot {
   readonly id: number;
   readonly effectiveMs: number;
   readonly experiments: Map<string, Experiment>;
-  readonly overrides: Map<string, string>;
   readonly deployed: Map<string, string[]>;
 }
 
 interface SnapshotJson {
   readonly experiments: Experiment[];
-  readonly overrides: [string, string, string][];
   readonly deployed: Record<string, string[]>;
 }
 
-/**
- * A snapshot's maps; the overrides are the previous snapshot's own map when they did not change (an
- * experiment or a deployment changed), so that the cache holds one copy of them per `ab assign`.
- */
-function parseSnapshot(
-  id: number,
-  effectiveMs: number,
-  json: SnapshotJson,
-  previous: Snapshot | undefined,
-): Snapshot {
-  const same =
-    previous !== undefined &&
-    previous.overrides.size === json.overrides.length &&
-    json.overrides.every(
-      ([usecase, customer, variant]) => previous.overrides.get(`${usecase}|${customer}`) === variant,
-    );
-  return {
-    id,
-    effectiveMs,
-    experiments: new Map(json.experiments.map((e) => [e.usecase, e])),
-    overrides: same
-      ? previous.overrides
-      : new Map(json.overrides.map(([usecase, customer, variant]) => [`${usecase}|${customer}`, variant])),
-    deployed: new Map(Object.entries(json.deployed)),
-  };
+/** One change of a customer's override: from snapshot `id` on, `variant` (null: none). */
+interface OverrideChange {
+  readonly id: number;
+  readonly variant: string | null;
+}
+
+function overrideKey(usecase: string, customerId: string): string {
+  return `${usecase}|${customerId}`;
 }
 
 /**
@@ -252,6 +234,11 @@ function parseSnapshot(
  */
 export class AssignmentCache {
   private snapshots: Snapshot[] = [];
+  /**
+   * Per use case and customer, the changes of its override, oldest first (0006_ab_override_changes):
+   * one entry per change, however many snapshots there are.
+   */
+  private overrides = new Map<string, OverrideChange[]>();
   /** Records ingested up to this time (PostgreSQL's clock) are decided by the loaded snapshots. */
   private coveredUntilMs = Number.NEGATIVE_INFINITY;
   private checkedAt = Number.NEGATIVE_INFINITY;
@@ -300,16 +287,64 @@ export class AssignmentCache {
       );
       const loaded = [...this.snapshots];
       for (const r of added.rows)
-        loaded.push(parseSnapshot(Number(r.id), Number(r.at), r.snapshot, loaded.at(-1)));
+        loaded.push({
+          id: Number(r.id),
+          effectiveMs: Number(r.at),
+          experiments: new Map(r.snapshot.experiments.map((e) => [e.usecase, e])),
+          deployed: new Map(Object.entries(r.snapshot.deployed)),
+        });
+      // Up to the last snapshot read: one committed since has its changes read with it, next time.
+      const changes = await this.pool.query<{
+        id: string;
+        usecase: string;
+        customer_id: string;
+        variant: string | null;
+      }>(
+        `SELECT snapshot_id::text AS id, usecase, customer_id, variant FROM ab_override_changes
+         WHERE snapshot_id > $1 AND snapshot_id <= $2 ORDER BY snapshot_id`,
+        [last, loaded.at(-1)?.id ?? last],
+      );
+      for (const c of changes.rows) {
+        const key = overrideKey(c.usecase, c.customer_id);
+        const history = this.overrides.get(key) ?? [];
+        history.push({ id: Number(c.id), variant: c.variant });
+        this.overrides.set(key, history);
+      }
       // Drop what was superseded long ago: keep the newest snapshot older than the window.
       const cutoff = Date.now() - KEEP_MS;
       let first = 0;
       while (first + 1 < loaded.length && (loaded[first + 1]?.effectiveMs ?? 0) < cutoff) first += 1;
       this.snapshots = loaded.slice(first);
+      if (first > 0) this.foldOverrides(this.snapshots[0]?.id ?? 0);
       this.known = new Set(this.snapshots.flatMap((sn) => [...sn.deployed.keys()]));
     }
     this.coveredUntilMs = Number(row?.now ?? 0) + AB_APPLY_AFTER_MS;
     this.checkedAt = now;
+  }
+
+  /** Changes before snapshot `base` (the oldest kept) collapse into the one in effect at it, if any. */
+  private foldOverrides(base: number): void {
+    for (const [key, history] of this.overrides) {
+      let atBase = -1;
+      while (atBase + 1 < history.length && (history[atBase + 1]?.id ?? Infinity) <= base) atBase += 1;
+      if (atBase < 0) continue; // every change is after the base
+      const [inEffect, ...later] = history.slice(atBase);
+      const kept = inEffect === undefined || inEffect.variant === null ? later : [inEffect, ...later];
+      if (kept.length === history.length) continue;
+      if (kept.length === 0) this.overrides.delete(key);
+      else this.overrides.set(key, kept);
+    }
+  }
+
+  /** The override of this customer in effect at snapshot `id`. */
+  private overrideAt(usecase: string, customerId: string, id: number): string | undefined {
+    const history = this.overrides.get(overrideKey(usecase, customerId));
+    if (history === undefined) return undefined;
+    for (let i = history.length - 1; i >= 0; i -= 1) {
+      const change = history[i];
+      if (change !== undefined && change.id <= id) return change.variant ?? undefined;
+    }
+    return undefined;
   }
 
   /**
@@ -364,7 +399,7 @@ export class AssignmentCache {
       snapshot.experiments.get(usecase),
       snapshot.deployed.get(usecase) ?? [],
       customerId,
-      snapshot.overrides.get(`${usecase}|${customerId}`),
+      this.overrideAt(usecase, customerId, snapshot.id),
     );
   }
 }

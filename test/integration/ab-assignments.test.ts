@@ -42,18 +42,24 @@ function gated(real: PgPool): { pool: PgPool; reloading: Promise<void>; release:
   return { pool, reloading, release };
 }
 
+/** A world whose amount-anomaly experiment gives every customer the control (A), and these customers. */
+async function experimentWithCustomers(customers: string[]): Promise<{ pool: PgPool; customers: string[] }> {
+  const world = await speedWorld();
+  const pool = pgPool(world.env.DATABASE_URL);
+  for (const id of customers) await addCustomer(pool, id, id);
+  await setExperiment(pool, {
+    usecase: 'amount-anomaly',
+    control: 'A',
+    treatment: 'B',
+    treatmentPercent: 0,
+    salt: 'salt',
+  });
+  return { pool, customers };
+}
+
 describe('A/B assignment cache', () => {
   it('makes a batch that prepares during a reload wait for it', { timeout: 120_000 }, async () => {
-    const world = await speedWorld();
-    const pool = pgPool(world.env.DATABASE_URL);
-    await addCustomer(pool, 'c-moved', 'moved to B');
-    await setExperiment(pool, {
-      usecase: 'amount-anomaly',
-      control: 'A',
-      treatment: 'B',
-      treatmentPercent: 0,
-      salt: 'salt',
-    });
+    const { pool } = await experimentWithCustomers(['c-moved']);
     await assignVariant(pool, 'amount-anomaly', ['c-moved'], 'B');
 
     const { pool: slow, reloading, release } = gated(pool);
@@ -209,17 +215,9 @@ describe('A/B assignment cache', () => {
     'pins many customers in one change (one snapshot, one wait); an unknown customer changes nothing and is named',
     { timeout: 120_000 },
     async () => {
-      const world = await speedWorld();
-      const pool = pgPool(world.env.DATABASE_URL);
-      const customers = Array.from({ length: 300 }, (_, i) => `bulk-${i}`);
-      for (const id of customers) await addCustomer(pool, id, id);
-      await setExperiment(pool, {
-        usecase: 'amount-anomaly',
-        control: 'A',
-        treatment: 'B',
-        treatmentPercent: 0,
-        salt: 'salt',
-      });
+      const { pool, customers } = await experimentWithCustomers(
+        Array.from({ length: 300 }, (_, i) => `bulk-${i}`),
+      );
       const snapshots = async (): Promise<number> =>
         Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM ab_snapshots')).rows[0]?.n);
       const before = await snapshots();
@@ -247,6 +245,80 @@ describe('A/B assignment cache', () => {
       expect(await snapshots()).toBe(before + 2);
       const left = await pool.query<{ n: string }>('SELECT count(*) AS n FROM ab_assignments');
       expect(left.rows[0]?.n).toBe('200');
+    },
+  );
+  it(
+    'keeps overrides as changes: one at a time, n pins store n changes; every snapshot decides as it did, old ones dropped too',
+    { timeout: 180_000 },
+    async () => {
+      const { pool, customers } = await experimentWithCustomers(
+        Array.from({ length: 40 }, (_, i) => `one-${String(i).padStart(2, '0')}`),
+      );
+      const ids = async (after: number): Promise<{ id: number; at: number }[]> =>
+        (
+          await pool.query<{ id: string; at: string }>(
+            `SELECT snapshot_id::text AS id, (extract(epoch FROM effective_at) * 1000)::text AS at
+             FROM ab_snapshots WHERE snapshot_id > $1 ORDER BY snapshot_id`,
+            [after],
+          )
+        ).rows.map((r) => ({ id: Number(r.id), at: Number(r.at) }));
+      const before = (await ids(0)).at(-1)?.id ?? 0;
+      for (const id of customers) await assignVariant(pool, 'amount-anomaly', [id], 'B');
+      await assignVariant(pool, 'amount-anomaly', [customers[0] ?? ''], null);
+      await assignVariant(pool, 'amount-anomaly', [customers[1] ?? ''], 'A');
+      const stored = async (): Promise<unknown> =>
+        (
+          await pool.query(
+            `SELECT (SELECT coalesce(sum(jsonb_array_length(snapshot->'overrides')), 0) FROM ab_snapshots)::int AS copies,
+                    (SELECT count(*) FROM ab_override_changes)::int AS changes`,
+          )
+        ).rows[0];
+      // Snapshots holding every override stored 1 + 2 + … + 40 + 39 + 39 = 898 of them.
+      expect(await stored()).toEqual({ copies: 0, changes: 42 });
+
+      // Snapshot k: customers 0…k pinned to B, then customer 0 unpinned (k = 40), customer 1 to A (41).
+      const expected = (k: number): string[] =>
+        customers.map((_, j) => ((k >= 40 && j === 0) || (k >= 41 && j === 1) || j > k ? 'A' : 'B'));
+      const decided = (cache: AssignmentCache, atMs: number): (string | undefined)[] =>
+        customers.map((c) => cache.variantFor('amount-anomaly', c, atMs));
+      await untilInEffect(pool);
+      const all = new AssignmentCache(pool, 0);
+      await all.refresh();
+      const snapshots = await ids(before);
+      expect(snapshots).toHaveLength(42);
+      for (const [k, { at }] of snapshots.entries())
+        expect(decided(all, at), `snapshot ${k}`).toEqual(expected(k));
+
+      // Snapshots superseded over 8 days ago are dropped but the newest of them, the base: first by a
+      // cache that loads them (in its memory), then by the next change (in the table).
+      const base = snapshots[29]?.id ?? 0;
+      await pool.query(
+        `UPDATE ab_snapshots SET effective_at = effective_at - interval '9 days' WHERE snapshot_id <= $1`,
+        [base],
+      );
+      const moved = await ids(before);
+      const folding = new AssignmentCache(pool, 0);
+      await folding.refresh();
+      for (let k = 29; k < 42; k += 1)
+        expect(decided(folding, moved[k]?.at ?? 0), `snapshot ${k}, folded in memory`).toEqual(expected(k));
+
+      await assignVariant(pool, 'amount-anomaly', [customers[2] ?? ''], 'A');
+      const remaining = await ids(0);
+      expect(remaining[0]?.id).toBe(base);
+      // At the base: customers 0…29 pinned (30); after it: 30…39, the unpin, the two moves to A.
+      expect(await stored()).toEqual({ copies: 0, changes: 43 });
+      await untilInEffect(pool);
+      const latest = [...expected(41)];
+      latest[2] = 'A';
+      for (const cache of [new AssignmentCache(pool, 0), folding, all]) {
+        await cache.refresh();
+        // (`all` loaded the base's time before it was moved: from 30 on, whose times did not move)
+        for (let k = cache === all ? 30 : 29; k < 42; k += 1)
+          expect(decided(cache, moved[k]?.at ?? 0), `snapshot ${k}, dropped in the table`).toEqual(
+            expected(k),
+          );
+        expect(decided(cache, remaining.at(-1)?.at ?? 0)).toEqual(latest);
+      }
     },
   );
 });
