@@ -3,6 +3,10 @@
 -- (and the delivery job held them all in memory). Now a snapshot holds the experiments and the deployed
 -- variants, and ab_override_changes the overrides its change set (variant) or removed (NULL): the
 -- overrides in effect at a snapshot are, per customer, its latest change at or before that snapshot.
+-- Taken as the trigger takes it: a change whose snapshot is being computed commits before this one
+-- reads the snapshots, and one that starts meanwhile waits for the new trigger.
+SELECT pg_advisory_xact_lock(7346519);
+
 CREATE TABLE ab_override_changes (
   snapshot_id bigint NOT NULL REFERENCES ab_snapshots (snapshot_id) ON DELETE CASCADE,
   usecase     text NOT NULL,

@@ -280,12 +280,35 @@ export class AssignmentCache {
     const latest = Number(row?.id ?? 0);
     const last = this.snapshots.at(-1)?.id ?? 0;
     if (latest !== last) {
-      const added = await this.pool.query<{ id: string; at: string; snapshot: SnapshotJson }>(
-        `SELECT snapshot_id::text AS id, (extract(epoch FROM effective_at) * 1000)::text AS at, snapshot
-         FROM ab_snapshots WHERE snapshot_id > $1 ORDER BY snapshot_id`,
-        [last],
-      );
-      const loaded = [...this.snapshots];
+      // One view of the tables (repeatable read), so that no fold of old snapshots falls between
+      // the reads. When the oldest snapshot left is past the last one loaded, a fold moved or removed
+      // changes this cache holds: it loads everything again, as a process that starts now would.
+      const { reload, added, changes } = await inPgTransaction(this.pool, async (client) => {
+        await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+        const oldest = await client.query<{ id: string | null }>(
+          'SELECT min(snapshot_id)::text AS id FROM ab_snapshots',
+        );
+        const reload = Number(oldest.rows[0]?.id ?? 0) > last;
+        const from = reload ? 0 : last;
+        const snapshots = await client.query<{ id: string; at: string; snapshot: SnapshotJson }>(
+          `SELECT snapshot_id::text AS id, (extract(epoch FROM effective_at) * 1000)::text AS at, snapshot
+           FROM ab_snapshots WHERE snapshot_id > $1 ORDER BY snapshot_id`,
+          [from],
+        );
+        const overrides = await client.query<{
+          id: string;
+          usecase: string;
+          customer_id: string;
+          variant: string | null;
+        }>(
+          `SELECT snapshot_id::text AS id, usecase, customer_id, variant FROM ab_override_changes
+           WHERE snapshot_id > $1 ORDER BY snapshot_id`,
+          [from],
+        );
+        return { reload, added: snapshots, changes: overrides };
+      });
+      if (reload) this.overrides = new Map();
+      const loaded = reload ? [] : [...this.snapshots];
       for (const r of added.rows)
         loaded.push({
           id: Number(r.id),
@@ -293,17 +316,6 @@ export class AssignmentCache {
           experiments: new Map(r.snapshot.experiments.map((e) => [e.usecase, e])),
           deployed: new Map(Object.entries(r.snapshot.deployed)),
         });
-      // Up to the last snapshot read: one committed since has its changes read with it, next time.
-      const changes = await this.pool.query<{
-        id: string;
-        usecase: string;
-        customer_id: string;
-        variant: string | null;
-      }>(
-        `SELECT snapshot_id::text AS id, usecase, customer_id, variant FROM ab_override_changes
-         WHERE snapshot_id > $1 AND snapshot_id <= $2 ORDER BY snapshot_id`,
-        [last, loaded.at(-1)?.id ?? last],
-      );
       for (const c of changes.rows) {
         const key = overrideKey(c.usecase, c.customer_id);
         const history = this.overrides.get(key) ?? [];

@@ -21,23 +21,27 @@ import { speedWorld } from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /**
- * The real pool, holding every query until `release`; `reloading` resolves when the first is asked
- * for. The change probe is not held: it runs on a client of its own (pool.connect).
+ * The real pool, holding the reload of the snapshots until `release`; `reloading` resolves when it is
+ * asked for. The change probe before it (the first client the cache takes) is not held.
  */
 function gated(real: PgPool): { pool: PgPool; reloading: Promise<void>; release: () => void } {
   let reloadingResolve = (): void => undefined;
   let release = (): void => undefined;
   const reloading = new Promise<void>((resolve) => (reloadingResolve = resolve));
   const open = new Promise<void>((resolve) => (release = resolve));
+  let taken = 0;
   const pool = intercept(
     real,
-    'query',
-    (query) =>
+    'connect',
+    (connect) =>
       (async (...args: unknown[]) => {
-        reloadingResolve();
-        await open;
-        return (query as (...a: unknown[]) => Promise<unknown>)(...args);
-      }) as PgPool['query'],
+        taken += 1;
+        if (taken > 1) {
+          reloadingResolve();
+          await open;
+        }
+        return (connect as (...a: unknown[]) => Promise<unknown>)(...args);
+      }) as PgPool['connect'],
   );
   return { pool, reloading, release };
 }
@@ -254,6 +258,7 @@ describe('A/B assignment cache', () => {
       const { pool, customers } = await experimentWithCustomers(
         Array.from({ length: 40 }, (_, i) => `one-${String(i).padStart(2, '0')}`),
       );
+      const c = (i: number): string => customers[i] ?? '';
       const ids = async (after: number): Promise<{ id: number; at: number }[]> =>
         (
           await pool.query<{ id: string; at: string }>(
@@ -262,10 +267,6 @@ describe('A/B assignment cache', () => {
             [after],
           )
         ).rows.map((r) => ({ id: Number(r.id), at: Number(r.at) }));
-      const before = (await ids(0)).at(-1)?.id ?? 0;
-      for (const id of customers) await assignVariant(pool, 'amount-anomaly', [id], 'B');
-      await assignVariant(pool, 'amount-anomaly', [customers[0] ?? ''], null);
-      await assignVariant(pool, 'amount-anomaly', [customers[1] ?? ''], 'A');
       const stored = async (): Promise<unknown> =>
         (
           await pool.query(
@@ -273,25 +274,50 @@ describe('A/B assignment cache', () => {
                     (SELECT count(*) FROM ab_override_changes)::int AS changes`,
           )
         ).rows[0];
-      // Snapshots holding every override stored 1 + 2 + … + 40 + 39 + 39 = 898 of them.
-      expect(await stored()).toEqual({ copies: 0, changes: 42 });
-
-      // Snapshot k: customers 0…k pinned to B, then customer 0 unpinned (k = 40), customer 1 to A (41).
-      const expected = (k: number): string[] =>
-        customers.map((_, j) => ((k >= 40 && j === 0) || (k >= 41 && j === 1) || j > k ? 'A' : 'B'));
+      // One `ab assign` each: customers 0…19 pinned to B, 3 unpinned, 4 moved to A, 20…39 pinned to B,
+      // 0 unpinned, 1 moved to A. Each makes a snapshot; what each snapshot decides (the control, A,
+      // for a customer without an override) is followed here.
+      const ops: [string, string | null][] = [
+        ...customers.slice(0, 20).map((id): [string, string | null] => [id, 'B']),
+        [c(3), null],
+        [c(4), 'A'],
+        ...customers.slice(20).map((id): [string, string | null] => [id, 'B']),
+        [c(0), null],
+        [c(1), 'A'],
+      ];
+      const before = (await ids(0)).at(-1)?.id ?? 0;
+      const expected: string[][] = [];
+      const state = new Map<string, string>();
+      let stale: AssignmentCache | undefined;
+      for (const [k, [id, variant]] of ops.entries()) {
+        await assignVariant(pool, 'amount-anomaly', [id], variant);
+        if (variant === null) state.delete(id);
+        else state.set(id, variant);
+        expected.push(customers.map((x) => state.get(x) ?? 'A'));
+        if (k === 10) {
+          // A process that loads now and then idles past the fold below (no finding for 8 days).
+          stale = new AssignmentCache(pool, 0);
+          await untilInEffect(pool);
+          await stale.refresh();
+        }
+      }
+      // Snapshots holding every override stored one copy of each in every snapshot (914 here).
+      expect(await stored()).toEqual({ copies: 0, changes: ops.length });
       const decided = (cache: AssignmentCache, atMs: number): (string | undefined)[] =>
-        customers.map((c) => cache.variantFor('amount-anomaly', c, atMs));
+        customers.map((x) => cache.variantFor('amount-anomaly', x, atMs));
       await untilInEffect(pool);
       const all = new AssignmentCache(pool, 0);
       await all.refresh();
       const snapshots = await ids(before);
-      expect(snapshots).toHaveLength(42);
+      expect(snapshots).toHaveLength(ops.length);
       for (const [k, { at }] of snapshots.entries())
-        expect(decided(all, at), `snapshot ${k}`).toEqual(expected(k));
+        expect(decided(all, at), `snapshot ${k}`).toEqual(expected[k]);
 
-      // Snapshots superseded over 8 days ago are dropped but the newest of them, the base: first by a
-      // cache that loads them (in its memory), then by the next change (in the table).
-      const base = snapshots[29]?.id ?? 0;
+      // Snapshots superseded over 8 days ago are dropped but the newest of them, the base (after the
+      // unpin and the move of 3 and 4): first by a cache that loads them (in its memory), then by the
+      // next change (in the table).
+      const b = 30;
+      const base = snapshots[b]?.id ?? 0;
       await pool.query(
         `UPDATE ab_snapshots SET effective_at = effective_at - interval '9 days' WHERE snapshot_id <= $1`,
         [base],
@@ -299,25 +325,30 @@ describe('A/B assignment cache', () => {
       const moved = await ids(before);
       const folding = new AssignmentCache(pool, 0);
       await folding.refresh();
-      for (let k = 29; k < 42; k += 1)
-        expect(decided(folding, moved[k]?.at ?? 0), `snapshot ${k}, folded in memory`).toEqual(expected(k));
+      for (let k = b; k < ops.length; k += 1)
+        expect(decided(folding, moved[k]?.at ?? 0), `snapshot ${k}, folded in memory`).toEqual(expected[k]);
 
-      await assignVariant(pool, 'amount-anomaly', [customers[2] ?? ''], 'A');
+      await assignVariant(pool, 'amount-anomaly', [c(2)], 'A');
       const remaining = await ids(0);
       expect(remaining[0]?.id).toBe(base);
-      // At the base: customers 0…29 pinned (30); after it: 30…39, the unpin, the two moves to A.
-      expect(await stored()).toEqual({ copies: 0, changes: 43 });
+      // At the base, the overrides then in effect; after it, one change each, and the last one.
+      const atBase = new Set(ops.slice(0, b + 1).map(([id]) => id));
+      atBase.delete(c(3));
+      expect(await stored()).toEqual({ copies: 0, changes: atBase.size + ops.length - b });
       await untilInEffect(pool);
-      const latest = [...expected(41)];
+      const latest = [...(expected.at(-1) ?? [])];
       latest[2] = 'A';
-      for (const cache of [new AssignmentCache(pool, 0), folding, all]) {
+      for (const [name, cache] of [
+        ['a new process', new AssignmentCache(pool, 0)],
+        ['one that folded in memory', folding],
+        ['one that had loaded everything', all],
+        ['one that had loaded up to snapshot 10', stale ?? all],
+      ] as const) {
         await cache.refresh();
-        // (`all` loaded the base's time before it was moved: from 30 on, whose times did not move)
-        for (let k = cache === all ? 30 : 29; k < 42; k += 1)
-          expect(decided(cache, moved[k]?.at ?? 0), `snapshot ${k}, dropped in the table`).toEqual(
-            expected(k),
-          );
-        expect(decided(cache, remaining.at(-1)?.at ?? 0)).toEqual(latest);
+        // (`all` had loaded the base's time before it moved: it is asked from the next one on)
+        for (let k = cache === all ? b + 1 : b; k < ops.length; k += 1)
+          expect(decided(cache, moved[k]?.at ?? 0), `${name}, snapshot ${k}`).toEqual(expected[k]);
+        expect(decided(cache, remaining.at(-1)?.at ?? 0), name).toEqual(latest);
       }
     },
   );
