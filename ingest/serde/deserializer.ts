@@ -138,10 +138,13 @@ export class RecordDeserializer {
       try {
         altered = firstNonUtf8Text(reader.writer, framed.body, this.readerFields);
       } catch (error) {
-        // avsc read these bytes with the same schema, so this is a defect of the walk: refused with
-        // it named rather than thrown at every replay of the batch.
+        // A body the walk cannot follow as avsc did (one avsc reads leniently: a block whose size
+        // does not match its items, a varint past ten bytes): refused, never passed unchecked.
         altered = `some text (its bytes could not be walked: ${describeError(error)})`;
       }
+      // And should the walk miss a way bytes become text: more U+FFFD than the body's EF BF BD.
+      if (altered === undefined && replacements(record) > countIn(framed.body, REPLACEMENT_BYTES))
+        altered = 'some text';
       if (altered !== undefined)
         return {
           ok: false,
@@ -166,6 +169,36 @@ export class RecordDeserializer {
 }
 
 const REPLACEMENT = '\uFFFD';
+/** U+FFFD as UTF-8: how a string that really holds it is encoded. */
+const REPLACEMENT_BYTES = Buffer.from(REPLACEMENT, 'utf8');
+
+function countIn(within: string | Buffer, part: string | Buffer): number {
+  let count = 0;
+  const step = part.length;
+  const next = (from: number): number =>
+    typeof within === 'string' ? within.indexOf(part as string, from) : within.indexOf(part, from);
+  for (let at = next(0); at !== -1; at = next(at + step)) count += 1;
+  return count;
+}
+
+/** How many U+FFFD the record's strings hold (map keys too). */
+function replacements(record: TributaryRecord): number {
+  let count = 0;
+  for (const text of [
+    record.record_id,
+    record.customer_id,
+    record.account_id,
+    record.currency,
+    record.category,
+    record.country,
+    record.merchant,
+    record.channel,
+    ...Object.keys(record.attributes),
+    ...Object.values(record.attributes),
+  ])
+    if (typeof text === 'string') count += countIn(text, REPLACEMENT);
+  return count;
+}
 
 /**
  * Whether any string of the record holds U+FFFD: what avsc puts, silently, in place of bytes that are

@@ -81,9 +81,9 @@ function walk(type: AvroType, cursor: Cursor, path: string): Found {
     case 'double':
       cursor.take(8);
       return undefined;
+    // The reader has no bytes: a writer's bytes it reads become a string (avsc promotes them), so they
+    // are text here too; in the fields it skips, nothing is checked (firstNonUtf8Text).
     case 'bytes':
-      cursor.take(cursor.long());
-      return undefined;
     case 'string':
       return isUtf8(cursor.take(cursor.long())) ? undefined : path;
     default:
@@ -94,13 +94,12 @@ function walk(type: AvroType, cursor: Cursor, path: string): Found {
 /** Arrays and maps: blocks of items, each block a count (negative: followed by its size in bytes). */
 function walkBlocks(items: AvroType, cursor: Cursor, path: string, isMap: boolean): Found {
   let first: Found;
+  let index = 0;
   for (let count = cursor.long(); count !== 0; count = cursor.long()) {
-    if (count < 0) {
-      count = -count;
-      cursor.long();
-    }
-    for (let i = 0; i < count; i += 1) {
-      let itemPath = `${path}[${i}]`;
+    // A negative count is followed by the block's size: avsc skips by it, so it must match the items.
+    const end = count < 0 ? cursor.long() + cursor.at : undefined;
+    for (let i = Math.abs(count); i > 0; i -= 1, index += 1) {
+      let itemPath = `${path}[${index}]`;
       if (isMap) {
         const key = cursor.take(cursor.long());
         const text = key.toString('utf8');
@@ -110,6 +109,8 @@ function walkBlocks(items: AvroType, cursor: Cursor, path: string, isMap: boolea
       const found = walk(items, cursor, itemPath); // read even past a bad one
       first ??= found;
     }
+    if (end !== undefined && cursor.at !== end)
+      throw new Error('a block whose size does not match its items');
   }
   return first;
 }
@@ -124,12 +125,18 @@ export function firstNonUtf8Text(
   body: Buffer,
   read: ReadonlySet<string>,
 ): string | undefined {
-  if (!(writer instanceof avro.types.RecordType)) return undefined;
   const cursor = new Cursor(body);
-  for (const field of writer.fields) {
+  let record = writer;
+  if (record instanceof avro.types.UnwrappedUnionType || record instanceof avro.types.WrappedUnionType) {
+    record = record.types[cursor.long()] ?? record; // a union of records: the branch written
+  }
+  // Never passed unchecked: a writer this walk does not know is refused (the caller says so).
+  if (!(record instanceof avro.types.RecordType)) throw new Error(`a writer of type ${record.typeName}`);
+  for (const field of record.fields) {
     const found = walk(field.type, cursor, field.name);
     if (found !== undefined && read.has(field.name)) return found;
   }
+  if (cursor.at !== body.length) throw new Error('bytes left after the record');
   return undefined;
 }
 
