@@ -51,7 +51,7 @@ export async function closeWithin(app: FastifyInstance, graceMs = DEFAULT_REQUES
  * The methods `app` serves at a URL, for a 405 with `Allow` instead of a 404 when a path exists but
  * not for the method asked. Call before any route is added: it learns them as they are.
  */
-export function routeMethods(app: FastifyInstance): (url: string) => string[] {
+function routeMethods(app: FastifyInstance): (url: string) => string[] {
   const routes: { pattern: RegExp; methods: string[] }[] = [];
   app.addHook('onRoute', (route) => {
     const source = route.url
