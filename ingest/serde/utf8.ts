@@ -13,18 +13,24 @@ class Cursor {
   at = 0;
   constructor(readonly bytes: Buffer) {}
 
-  /** A zig-zag varint (int or long), as a number: lengths and counts, exact well past any body. */
+  /**
+   * A zig-zag varint (int or long) as a number: exact up to 2^53, which any length or index in a body
+   * is; past it (a count of empty items), its sign is still exact (the first byte's low bit).
+   */
   long(): number {
     let value = 0;
     let scale = 1;
+    let negative: boolean | undefined;
     for (;;) {
       const byte = this.take(1)[0] ?? 0;
+      negative ??= (byte & 1) === 1;
       value += (byte & 0x7f) * scale;
       if ((byte & 0x80) === 0) break;
       scale *= 128;
       if (scale > 2 ** 63) throw new Error('a varint longer than ten bytes');
     }
-    return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+    const half = Math.floor(value / 2);
+    return negative ? -(half + 1) : half;
   }
 
   take(length: number): Buffer {
@@ -106,8 +112,15 @@ function walkBlocks(items: AvroType, cursor: Cursor, path: string, isMap: boolea
         if (!isUtf8(key)) first ??= `${path} key ${JSON.stringify(text)}`;
         itemPath = `${path}.${text}`;
       }
+      const before = cursor.at;
       const found = walk(items, cursor, itemPath); // read even past a bad one
       first ??= found;
+      // An item of no bytes (null, a record of nulls) holds no text, nor do the others: a count of
+      // 2^62 of them is passed at once, as avsc skips them, not walked one by one.
+      if (!isMap && cursor.at === before) {
+        index += i;
+        break;
+      }
     }
     if (end !== undefined && cursor.at !== end)
       throw new Error('a block whose size does not match its items');
@@ -126,9 +139,11 @@ export function firstNonUtf8Text(
   read: ReadonlySet<string>,
 ): string | undefined {
   const cursor = new Cursor(body);
-  let record = writer;
+  const bare = (type: AvroType): AvroType =>
+    type instanceof avro.types.LogicalType ? type.underlyingType : type;
+  let record = bare(writer);
   if (record instanceof avro.types.UnwrappedUnionType || record instanceof avro.types.WrappedUnionType) {
-    record = record.types[cursor.long()] ?? record; // a union of records: the branch written
+    record = bare(record.types[cursor.long()] ?? record); // a union of records: the branch written
   }
   // Never passed unchecked: a writer this walk does not know is refused (the caller says so).
   if (!(record instanceof avro.types.RecordType)) throw new Error(`a writer of type ${record.typeName}`);

@@ -298,6 +298,22 @@ describe('bad inputs', () => {
     const sized = Buffer.from([0x03, 0x0a, 0x04, 0x61, 0x62, 0x02, 0xc3, 0x00]); // count −2, 5 bytes: "ab", "\xc3"
     expect(array.fromBuffer(sized)).toEqual({ xs: ['ab', '\uFFFD'] });
     expect(firstNonUtf8Text(array, sized, new Set(['xs']))).toBe('xs[1]');
+    // 2^62 items of no bytes, as one block (count −2^62, size 0): passed at once, as avsc skips them.
+    const empties = avroType({
+      type: 'record',
+      name: 'E',
+      fields: [
+        { name: 'nulls', type: { type: 'array', items: 'null' } },
+        { name: 's', type: 'string' },
+      ],
+    });
+    const huge = Buffer.from([...Array<number>(8).fill(0xff), 0x7f, 0x00, 0x00, 0x04, 0x6f, 0xc3]);
+    expect(firstNonUtf8Text(empties, huge, new Set(['s']))).toBe('s');
+    // A record writer wrapped in a logical type (avsc reads it as the record) is walked as the record.
+    const wrapped = avroType({ ...JSON.parse(recordSchemaText(2)), logicalType: 'timestamp-millis' });
+    const body2 = recordType(2).toBuffer({ ...record, merchant: 'Cafx' });
+    body2[body2.indexOf('Cafx') + 3] = 0xc3;
+    expect(firstNonUtf8Text(wrapped, body2, new Set(['merchant']))).toBe('merchant');
   });
 
   it('a key that is not the customer_id is refused', async () => {
