@@ -181,22 +181,35 @@ function countIn(within: string | Buffer, part: string | Buffer): number {
   return count;
 }
 
-/** How many U+FFFD the record's strings hold (map keys too). */
+/**
+ * Calls `visit` with each string of the record (map keys too) until it returns true; whether one did.
+ * The one list of a record's texts, for the checks below.
+ */
+function someText(record: TributaryRecord, visit: (text: string) => boolean): boolean {
+  // No list is built: this runs on every record validation decodes.
+  const seen = (text: string | null | undefined): boolean => typeof text === 'string' && visit(text);
+  if (
+    seen(record.record_id) ||
+    seen(record.customer_id) ||
+    seen(record.account_id) ||
+    seen(record.currency) ||
+    seen(record.category) ||
+    seen(record.country) ||
+    seen(record.merchant) ||
+    seen(record.channel)
+  )
+    return true;
+  for (const key in record.attributes) if (visit(key) || seen(record.attributes[key])) return true;
+  return false;
+}
+
+/** How many U+FFFD the record's strings hold. */
 function replacements(record: TributaryRecord): number {
   let count = 0;
-  for (const text of [
-    record.record_id,
-    record.customer_id,
-    record.account_id,
-    record.currency,
-    record.category,
-    record.country,
-    record.merchant,
-    record.channel,
-    ...Object.keys(record.attributes),
-    ...Object.values(record.attributes),
-  ])
-    if (typeof text === 'string') count += countIn(text, REPLACEMENT);
+  someText(record, (text) => {
+    count += countIn(text, REPLACEMENT);
+    return false;
+  });
   return count;
 }
 
@@ -205,18 +218,5 @@ function replacements(record: TributaryRecord): number {
  * not UTF-8 (a string may also hold it for real: its bytes then say so).
  */
 function holdsReplacement(record: TributaryRecord): boolean {
-  const has = (text: string | null | undefined): boolean => text?.includes(REPLACEMENT) === true;
-  if (
-    has(record.record_id) ||
-    has(record.customer_id) ||
-    has(record.account_id) ||
-    has(record.currency) ||
-    has(record.category) ||
-    has(record.country) ||
-    has(record.merchant) ||
-    has(record.channel)
-  )
-    return true;
-  for (const key in record.attributes) if (has(key) || has(record.attributes[key])) return true;
-  return false;
+  return someText(record, (text) => text.includes(REPLACEMENT));
 }
