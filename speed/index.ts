@@ -13,8 +13,10 @@ export {
   isJobName,
   BULK_JOBS,
   PLATFORM_JOBS,
+  EXIT_ELSEWHERE,
   EXIT_PAUSED,
   PausedAtStart,
+  RunsElsewhere,
   type RunningWorker,
 } from './worker.js';
 export { deploy, listDeployments, setStatus, jobName, type Deployment } from './deploy/deployments.js';

@@ -34,9 +34,14 @@ import {
   type Placement,
   type Share,
 } from './deploy/supervisors.js';
-import { EXIT_PAUSED, PLATFORM_JOBS } from './worker.js';
+import { EXIT_ELSEWHERE, EXIT_PAUSED, PLATFORM_JOBS } from './worker.js';
 
-export type SlotState = 'starting' | 'running' | 'backoff' | 'paused' | 'stopping' | 'stopped';
+/**
+ * `lacking` and `elsewhere`: this release lacks the job's code, and its worker is looking for, or has
+ * found, another supervisor that runs it (deploy/supervisors.ts, LACKING_STATES).
+ */
+export type SlotState =
+  'starting' | 'running' | 'backoff' | 'paused' | 'lacking' | 'elsewhere' | 'stopping' | 'stopped';
 
 export interface JobStatus {
   readonly job: string;
@@ -376,6 +381,7 @@ export class Supervisor {
       if (typeof message !== 'object' || message === null) return;
       const m = message as { type?: unknown; metrics?: unknown };
       if (m.type === 'ready') slot.state = 'running';
+      if (m.type === 'lacking' && slot.state === 'starting') slot.state = 'lacking';
       if (m.type === 'metrics' && Array.isArray(m.metrics)) slot.metrics = m.metrics as MetricJson[];
     });
     slot.exited = new Promise((resolve) => {
@@ -391,6 +397,14 @@ export class Supervisor {
           this.options.logger.error(
             { job: slot.job },
             'job paused itself: its records keep failing (see `tributary list`)',
+          );
+        } else if (code === EXIT_ELSEWHERE) {
+          // Not started again until it is deployed anew: if the other supervisor goes, the job is
+          // reported as running nowhere (placement), as one no supervisor takes.
+          slot.state = 'elsewhere';
+          this.options.logger.warn(
+            { job: slot.job },
+            'this release lacks the job’s code and another supervisor runs it: left to that one',
           );
         } else if (!this.stopping) this.crashed(slot, code);
         resolve();

@@ -5,6 +5,7 @@
  * usecase.<name>[.<variant>].
  */
 import os from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createCassandraClient, type CassandraClient } from '../core/cassandra/index.js';
 import type { Config } from '../core/config.js';
 import { TributaryError } from '../core/errors.js';
@@ -16,6 +17,7 @@ import { ValidationJob } from '../ingest/validation/index.js';
 import { MasterJob } from '../ingest/master/index.js';
 import { DeliveryLogic } from './delivery/delivery-logic.js';
 import { listDeployments, pauseGeneration, type Deployment } from './deploy/deployments.js';
+import { lackedJobVerdict, liveSupervisors, missingSupervisorsTable } from './deploy/supervisors.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
@@ -31,6 +33,61 @@ export const EXIT_PAUSED = 3;
 export class PausedAtStart extends TributaryError {
   constructor(readonly reason: string) {
     super('UNAVAILABLE', reason);
+  }
+}
+
+/**
+ * Exit code of a worker whose release lacks its job's code while another supervisor runs the job
+ * (a release rolled out to some machines only): the supervisor leaves it to that one.
+ */
+export const EXIT_ELSEWHERE = 4;
+
+/** The job's code is missing here and another supervisor runs it: exit EXIT_ELSEWHERE. */
+export class RunsElsewhere extends TributaryError {
+  constructor(
+    readonly supervisor: string,
+    readonly reason: string,
+  ) {
+    super('UNAVAILABLE', `it runs on ${supervisor}; this release lacks it: ${reason}`);
+  }
+}
+
+/**
+ * How long a worker whose release lacks its job waits for the other supervisors that take the job to
+ * say whether they run it (each refreshes its row every two seconds; a job with much state can take
+ * a while to restore) before it gives up for now: it then fails, and is retried with backoff.
+ */
+const LACKING_WAIT_MS = 120_000;
+const LACKING_POLL_MS = 500;
+
+/**
+ * The supervisor that runs a deployed job this release lacks, if another one does; undefined when
+ * nothing can run it (so it is paused). The worker's own supervisor, its parent, is not asked.
+ */
+async function supervisorRunningIt(
+  pool: PgPool,
+  name: string,
+  generation: number,
+  reason: string,
+): Promise<string | undefined> {
+  const deadline = performance.now() + LACKING_WAIT_MS;
+  for (;;) {
+    const rows = await liveSupervisors(pool).catch((error: unknown) => {
+      if (missingSupervisorsTable(error)) return []; // a control plane from before 0004: no peers
+      throw error;
+    });
+    const supervised = process.send !== undefined;
+    const others = rows.filter((s) => !(supervised && s.host === os.hostname() && s.pid === process.ppid));
+    const found = lackedJobVerdict(name, generation, others);
+    if (found.verdict === 'elsewhere') return found.supervisor;
+    if (found.verdict === 'pause') return undefined;
+    if (performance.now() >= deadline) {
+      throw new TributaryError(
+        'UNAVAILABLE',
+        `${name}: this release lacks it (${reason}), and another supervisor that takes it has not said whether it runs it for ${String(LACKING_WAIT_MS / 1000)} s; retrying later`,
+      );
+    }
+    await delay(LACKING_POLL_MS);
   }
 }
 
@@ -78,6 +135,7 @@ async function resolveUseCaseJob(
   logger: Logger,
   pool: PgPool,
   name: string,
+  onLacking: () => void,
 ): Promise<{
   useCase: UseCase;
   parsed: { usecase: string; variant: string };
@@ -113,9 +171,14 @@ async function resolveUseCaseJob(
   });
   const deployment = deployments.find((d) => d.usecase === parsed.usecase && d.variant === parsed.variant);
   if (missing !== undefined && deployment?.status === 'active') {
-    // Deployed, but this release's code no longer holds it (a module that fails to load, or that
-    // dropped the use case or the variant): paused and reported, not restarted in a loop. Only the
-    // generation it saw: a fixed release deployed meanwhile is not paused by this one.
+    // Deployed, but this release's code does not hold it (a module that fails to load, or that
+    // dropped the use case or the variant, or a release older than the deployment). When another
+    // supervisor runs it, with a release that has it, it is left to that one. Otherwise it is paused
+    // and reported, not restarted in a loop. Only the generation it saw: a fixed release deployed
+    // meanwhile is not paused by this one.
+    onLacking();
+    const elsewhere = await supervisorRunningIt(pool, name, deployment.generation, missing);
+    if (elsewhere !== undefined) throw new RunsElsewhere(elsewhere, missing);
     const reason = `${missing}; fix it and deploy again`;
     const pausedNow = await pauseGeneration(
       pool,
@@ -133,7 +196,17 @@ async function resolveUseCaseJob(
   return { useCase, parsed, deployment };
 }
 
-export async function startWorker(config: Config, logger: Logger, name: string): Promise<RunningWorker> {
+export interface WorkerHooks {
+  /** Its release lacks the job's code: it looks for another supervisor that runs the job. */
+  readonly onLacking?: () => void;
+}
+
+export async function startWorker(
+  config: Config,
+  logger: Logger,
+  name: string,
+  hooks: WorkerHooks = {},
+): Promise<RunningWorker> {
   lowerPriority(logger, name, config.speed.bulkNice);
   const kafka = createKafka({ brokers: config.kafka.brokers, logger, clientId: `tributary-${name}` });
   const cassandra: CassandraClient = createCassandraClient({
@@ -157,10 +230,12 @@ export async function startWorker(config: Config, logger: Logger, name: string):
   // Refused or paused before it waits on Kafka (which may be what is down).
   const useCaseJob = platform
     ? undefined
-    : await resolveUseCaseJob(config, logger, pool, name).catch(async (error: unknown) => {
-        await cleanup();
-        throw error;
-      });
+    : await resolveUseCaseJob(config, logger, pool, name, hooks.onLacking ?? (() => undefined)).catch(
+        async (error: unknown) => {
+          await cleanup();
+          throw error;
+        },
+      );
   await ensureTopicsWith(kafka, [...ingestTopics(config), ...speedTopics(config)]);
   let pause: (reason: string) => void = () => undefined;
   const paused = new Promise<string>((resolve) => {

@@ -2,9 +2,11 @@ import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typin
 import type { Logger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import {
+  EXIT_ELSEWHERE,
   EXIT_PAUSED,
   isJobName,
   PausedAtStart,
+  RunsElsewhere,
   PLATFORM_JOBS,
   startWorker,
   Supervisor,
@@ -109,8 +111,17 @@ export function speedCommand(): Command {
           const started = exitIfOrphanedWhileStarting(logger, options.job);
           let worker: Awaited<ReturnType<typeof startWorker>>;
           try {
-            worker = await startWorker(config, logger, options.job);
+            worker = await startWorker(config, logger, options.job, {
+              onLacking: () => {
+                tellSupervisor({ type: 'lacking' });
+              },
+            });
           } catch (error) {
+            if (error instanceof RunsElsewhere) {
+              // Left to the supervisor that runs it: this one does not restart it.
+              process.stderr.write(`tributary: job ${options.job} not run here: ${error.message}\n`);
+              return EXIT_ELSEWHERE;
+            }
             if (!(error instanceof PausedAtStart)) throw error;
             // Paused and reported: the supervisor leaves it paused instead of restarting it.
             process.stderr.write(`tributary: job ${options.job} paused: ${error.reason}\n`);

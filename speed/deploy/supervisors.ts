@@ -125,13 +125,69 @@ export interface Placement {
   }[];
 }
 
-/** How the live supervisors' shares cover the jobs that should run. */
+/**
+ * A job's states in a supervisor's row: what its JobStatus list (heartbeat's `jobs`) says of `job`,
+ * at `generation` when given. Rows are other processes' JSON, so nothing in them is trusted.
+ */
+function statesIn(row: SupervisorRow, job: string, generation?: number): string[] {
+  if (!Array.isArray(row.jobs)) return [];
+  const states: string[] = [];
+  for (const entry of row.jobs as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const j = entry as { job?: unknown; generation?: unknown; state?: unknown };
+    if (j.job !== job || typeof j.state !== 'string') continue;
+    if (generation !== undefined && j.generation !== generation) continue;
+    states.push(j.state);
+  }
+  return states;
+}
+
+/**
+ * The states of a job whose code the supervisor's release lacks (a use case or variant it does not
+ * have, or a USECASE_MODULES module it cannot load), while another supervisor runs the job:
+ * `lacking` while its worker looks for one that runs it, `elsewhere` once it found one.
+ */
+export const LACKING_STATES: readonly string[] = ['lacking', 'elsewhere'];
+
+/** The supervisor takes the job but its release lacks the job's code: it leaves it to the others. */
+function leavesToOthers(row: SupervisorRow, job: string): boolean {
+  return statesIn(row, job).some((state) => LACKING_STATES.includes(state));
+}
+
+/**
+ * What a worker whose release lacks its job's code (deployed, generation `generation`) should do,
+ * from the other live supervisors' rows (not its own):
+ * - `elsewhere`: another supervisor runs the job at this generation: leave it to that one;
+ * - `pause`: no other supervisor takes the job, or every one that does lacks its code too (or
+ *   paused it): nothing can run it, so it is paused with why;
+ * - `wait`: another one takes it and has not said yet (it is starting the job, restarting it, or has
+ *   not refreshed its row since the deployment).
+ */
+export function lackedJobVerdict(
+  job: string,
+  generation: number,
+  others: readonly SupervisorRow[],
+): { readonly verdict: 'elsewhere'; readonly supervisor: string } | { readonly verdict: 'pause' | 'wait' } {
+  const takers = others.filter((s) => takes(s.share, job));
+  const running = takers.find((s) => statesIn(s, job, generation).includes('running'));
+  if (running !== undefined) return { verdict: 'elsewhere', supervisor: supervisorName(running) };
+  const settled = (s: SupervisorRow): boolean => {
+    const states = statesIn(s, job, generation);
+    return states.length > 0 && states.every((state) => [...LACKING_STATES, 'paused'].includes(state));
+  };
+  return takers.every(settled) ? { verdict: 'pause' } : { verdict: 'wait' };
+}
+
+/**
+ * How the live supervisors' shares cover the jobs that should run. A supervisor that takes a job but
+ * lacks its code (LACKING_STATES) does not count: it leaves the job to the others.
+ */
 export function placement(jobs: Iterable<string>, supervisors: readonly SupervisorRow[]): Placement {
   const unplaced: string[] = [];
   const standby: { job: string; supervisors: string[]; slots: number }[] = [];
   const slotsDiffer: { job: string; slots: { supervisor: string; slots: number }[] }[] = [];
   for (const job of [...jobs].sort()) {
-    const takers = supervisors.filter((s) => takes(s.share, job));
+    const takers = supervisors.filter((s) => takes(s.share, job) && !leavesToOthers(s, job));
     if (takers.length === 0) {
       unplaced.push(job);
       continue;
@@ -153,7 +209,7 @@ export function placementProblems(placed: Placement): { key: string; message: st
   return [
     ...placed.unplaced.map((job) => ({
       key: `unplaced ${job}`,
-      message: `${job} runs nowhere: no live supervisor takes it (--only/--except), so its input waits in Kafka until one does`,
+      message: `${job} runs nowhere: no live supervisor takes it (--only/--except) with a release that has its code, so its input waits in Kafka until one does`,
     })),
     ...placed.standby.map(({ job, supervisors, slots }) => ({
       key: `standby ${job}`,

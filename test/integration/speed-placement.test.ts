@@ -4,7 +4,9 @@
  * they run the whole diamond, each job once. A job that no supervisor takes, or two take, is
  * reported by the supervisors and by `tributary list`, which shows every supervisor's jobs.
  */
-import { hostname } from 'node:os';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { cassandraClient, kafkaClient, pgPool } from '../helpers/context.js';
@@ -17,6 +19,7 @@ const kafka = kafkaClient();
 const cassandra = cassandraClient();
 
 interface Listed {
+  deployments: { usecase: string; status: string; statusReason: string | null }[];
   supervisors: { share: unknown }[];
   jobs: { job: string; supervisor: string }[] | null;
   unplaced: string[];
@@ -212,6 +215,89 @@ describe('tributary speed --only / --except', () => {
         expect(await cli.stop()).toBe(0);
       } finally {
         await cli.stop();
+      }
+    },
+  );
+
+  it(
+    'a supervisor whose release lacks a deployed use case leaves it to one that has it, and pauses it only when none does',
+    { timeout: 240_000 },
+    async () => {
+      // A release rolled out to one machine only: its supervisor has the new use case, the other not.
+      const dir = await mkdtemp(path.join(tmpdir(), 'usecases-'));
+      const module = path.join(dir, 'rollout.mjs');
+      await writeFile(
+        module,
+        `export default { name: 'rollout', description: 'new in this release', variants: [''], needsProfile: false, process() { return []; } };\n`,
+      );
+      const world = await speedWorld();
+      const newEnv = { ...world.env, USECASE_MODULES: module };
+      const job = 'usecase.rollout';
+      const supervisors: RunningCli[] = [];
+      const start = async (
+        env: NodeJS.ProcessEnv,
+      ): Promise<{ cli: RunningCli; url: string; name: string }> => {
+        // Only the one job, on both: the test is about it, and nothing else needs the CPU.
+        const cli = startCli(['speed', '--only', job, '--port', '0'], env);
+        supervisors.push(cli);
+        const url = (await cli.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
+        return { cli, url, name: `${hostname()}:${new URL(url).port}` };
+      };
+      const stateOn = async (url: string): Promise<string | undefined> =>
+        (await jobStatuses(url)).find((j) => j.job === job)?.state;
+      const deployment = async (): Promise<unknown> =>
+        (await list(world.env)).deployments.find((d) => d.usecase === 'rollout');
+      try {
+        const upgraded = await start(newEnv);
+        const old = await start(world.env);
+        // Deployed while both run: both start the job at once, and the old one must not pause it.
+        const deployed = await runCli(['deploy', 'rollout'], newEnv);
+        expect(deployed.code, deployed.stderr).toBe(0);
+        await waitFor(async () => (await stateOn(old.url)) === 'elsewhere', {
+          timeoutMs: 60_000,
+          description: 'the old supervisor to leave the job to the upgraded one',
+        });
+        expect(await stateOn(upgraded.url)).toBe('running');
+        expect(await deployment()).toMatchObject({ status: 'active', statusReason: null });
+        expect(old.cli.output()).toMatch(/this release lacks the job’s code and another supervisor runs it/);
+        // Left, not crashed: never restarted, and `tributary list` counts it placed once, not on standby.
+        expect((await jobStatuses(old.url)).find((j) => j.job === job)).toMatchObject({ restarts: 0 });
+        await waitFor(async () => (await list(world.env)).jobs?.filter((j) => j.job === job).length === 2, {
+          timeoutMs: 10_000,
+          description: 'list to show the job on both supervisors',
+        });
+        const listed = await list(world.env);
+        expect(listed.standby).toEqual([]);
+        expect(listed.unplaced).toEqual(
+          ['delivery', 'master', 'validation', 'views'], // neither supervisor takes these
+        );
+        expect(
+          Object.fromEntries((listed.jobs ?? []).map((j) => [j.supervisor, (j as { state?: string }).state])),
+        ).toEqual({ [upgraded.name]: 'running', [old.name]: 'elsewhere' });
+
+        // The upgraded supervisor goes: nothing runs the job, and the old one says so.
+        expect(await upgraded.cli.stop()).toBe(0);
+        await waitFor(() => /usecase\.rollout runs nowhere/.test(old.cli.output()), {
+          timeoutMs: 60_000,
+          description: 'the old supervisor to warn that the job runs nowhere',
+        });
+        expect((await list(world.env)).unplaced).toContain(job);
+        expect(await deployment()).toMatchObject({ status: 'active' });
+
+        // A supervisor that lacks it, with no other that runs it: paused with why, as before.
+        expect(await old.cli.stop()).toBe(0);
+        const alone = await start(world.env);
+        await waitFor(async () => (await stateOn(alone.url)) === 'paused', {
+          timeoutMs: 60_000,
+          description: 'the job to be paused when no supervisor can run it',
+        });
+        expect(await deployment()).toMatchObject({
+          status: 'paused',
+          statusReason: expect.stringMatching(/no use case named rollout is registered/) as unknown,
+        });
+        expect(await alone.cli.stop()).toBe(0);
+      } finally {
+        for (const s of supervisors) await s.stop();
       }
     },
   );

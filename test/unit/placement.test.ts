@@ -1,8 +1,19 @@
 /** How the supervisors' --only/--except shares cover the jobs that should run. */
 import { describe, expect, it } from 'vitest';
-import { placement, takes, type Share, type SupervisorRow } from '../../speed/deploy/supervisors.js';
+import {
+  lackedJobVerdict,
+  placement,
+  takes,
+  type Share,
+  type SupervisorRow,
+} from '../../speed/deploy/supervisors.js';
 
-function supervisor(port: number, share: Share, slots = 1): SupervisorRow {
+function supervisor(
+  port: number,
+  share: Share,
+  slots = 1,
+  jobs: { job: string; generation: number; state: string }[] = [],
+): SupervisorRow {
   return {
     supervisorId: String(port),
     host: 'h',
@@ -10,7 +21,7 @@ function supervisor(port: number, share: Share, slots = 1): SupervisorRow {
     port,
     share,
     slots,
-    jobs: [],
+    jobs,
     startedAt: new Date(0),
     heartbeatAt: new Date(0),
   };
@@ -84,5 +95,48 @@ describe('job placement', () => {
         },
       ],
     });
+  });
+
+  it('a supervisor whose release lacks a job leaves it to the others, and does not count as taking it', () => {
+    const lacks = (state: string): SupervisorRow =>
+      supervisor(2, {}, 1, [{ job: 'usecase.velocity', generation: 3, state }]);
+    const runs = supervisor(1, {}, 1, [{ job: 'usecase.velocity', generation: 3, state: 'running' }]);
+    expect(placement(JOBS, [runs, lacks('elsewhere')]).standby).toEqual(
+      JOBS.filter((j) => j !== 'usecase.velocity')
+        .sort()
+        .map((job) => ({ job, supervisors: ['h:1', 'h:2'], slots: 1 })),
+    );
+    // Only supervisors that lack it take it: it runs nowhere, and is said to.
+    expect(placement(JOBS, [lacks('elsewhere')]).unplaced).toEqual(['usecase.velocity']);
+    expect(placement(JOBS, [lacks('lacking')]).unplaced).toEqual(['usecase.velocity']);
+    expect(placement(JOBS, [lacks('running')]).unplaced).toEqual([]);
+  });
+
+  it('a worker whose release lacks its job leaves it to a supervisor that runs it, or else pauses it', () => {
+    const at = (port: number, state: string, generation = 3, share: Share = {}): SupervisorRow =>
+      supervisor(port, share, 1, [{ job: 'usecase.velocity', generation, state }]);
+    // Another one runs it at this generation.
+    expect(lackedJobVerdict('usecase.velocity', 3, [at(1, 'running')])).toEqual({
+      verdict: 'elsewhere',
+      supervisor: 'h:1',
+    });
+    expect(lackedJobVerdict('usecase.velocity', 3, [at(1, 'lacking'), at(2, 'running')])).toEqual({
+      verdict: 'elsewhere',
+      supervisor: 'h:2',
+    });
+    // Nothing else takes it, or everything that does lacks it too: nothing can run it.
+    expect(lackedJobVerdict('usecase.velocity', 3, [])).toEqual({ verdict: 'pause' });
+    expect(lackedJobVerdict('usecase.velocity', 3, [at(1, 'running', 3, { only: ['master'] })])).toEqual({
+      verdict: 'pause',
+    });
+    expect(lackedJobVerdict('usecase.velocity', 3, [at(1, 'lacking'), at(2, 'elsewhere')])).toEqual({
+      verdict: 'pause',
+    });
+    // Still to say: starting it, restarting it, running an older generation, or not listing it yet.
+    for (const other of [at(1, 'starting'), at(1, 'backoff'), at(1, 'running', 2), supervisor(1, {})])
+      expect(lackedJobVerdict('usecase.velocity', 3, [at(2, 'lacking'), other])).toEqual({ verdict: 'wait' });
+    // Rows are other processes' JSON: what does not look like a job status is not one.
+    const odd = { ...supervisor(1, {}), jobs: [null, 7, { job: 'usecase.velocity' }] as never };
+    expect(lackedJobVerdict('usecase.velocity', 3, [odd])).toEqual({ verdict: 'wait' });
   });
 });
