@@ -173,7 +173,7 @@ export class Supervisor {
       const registry = AggregatorRegistry.aggregate([...this.slots.values()].map((s) => s.metrics));
       new Gauge({
         name: 'tributary_speed_unplaced_jobs',
-        help: 'Jobs that should run and that no live supervisor takes (--only/--except shares)',
+        help: 'Jobs that should run and that no live supervisor takes (--only/--except shares) with a release that has their code',
         registers: [registry],
       }).set(this.placed.unplaced.length);
       new Gauge({
@@ -360,7 +360,14 @@ export class Supervisor {
     try {
       child = spawn(
         process.execPath,
-        [path.join(config.projectRoot, 'bin', 'tributary.js'), 'speed', '--job', slot.job],
+        [
+          path.join(config.projectRoot, 'bin', 'tributary.js'),
+          'speed',
+          '--job',
+          slot.job,
+          '--supervisor',
+          this.id,
+        ],
         {
           env: { ...process.env, ...this.options.env },
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -17,7 +17,13 @@ import { ValidationJob } from '../ingest/validation/index.js';
 import { MasterJob } from '../ingest/master/index.js';
 import { DeliveryLogic } from './delivery/delivery-logic.js';
 import { listDeployments, pauseGeneration, type Deployment } from './deploy/deployments.js';
-import { lackedJobVerdict, liveSupervisors, missingSupervisorsTable } from './deploy/supervisors.js';
+import {
+  controlPlaneNow,
+  lackedJobVerdict,
+  liveSupervisors,
+  missingSupervisorsTable,
+  SUPERVISOR_LIVE_MS,
+} from './deploy/supervisors.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
 import { UseCaseLogic } from './runtime/usecase-logic.js';
@@ -55,33 +61,43 @@ export class RunsElsewhere extends TributaryError {
 /**
  * How long a worker whose release lacks its job waits for the other supervisors that take the job to
  * say whether they run it (each refreshes its row every two seconds; a job with much state can take
- * a while to restore) before it gives up for now: it then fails, and is retried with backoff.
+ * a while to restore) before it gives up for now: it then fails, and is retried with backoff (under a
+ * minute, so that the backoff grows: see the supervisor's HEALTHY_RUN_MS).
  */
-const LACKING_WAIT_MS = 120_000;
+const LACKING_WAIT_MS = 45_000;
+/**
+ * How long no other supervisor must take the job before it is paused: one that runs it may be
+ * restarting (it removes its row when it stops), or starting for the first time.
+ */
+const NO_TAKER_GRACE_MS = SUPERVISOR_LIVE_MS + 5_000;
 const LACKING_POLL_MS = 500;
 
 /**
  * The supervisor that runs a deployed job this release lacks, if another one does; undefined when
- * nothing can run it (so it is paused). The worker's own supervisor, its parent, is not asked.
+ * nothing can run it (so it is paused). The worker's own supervisor is not asked, and only rows
+ * refreshed since it began to look count.
  */
 async function supervisorRunningIt(
   pool: PgPool,
   name: string,
   generation: number,
   reason: string,
+  ownSupervisor: string | undefined,
 ): Promise<string | undefined> {
-  const deadline = performance.now() + LACKING_WAIT_MS;
+  const began = performance.now();
+  const since = await controlPlaneNow(pool);
   for (;;) {
     const rows = await liveSupervisors(pool).catch((error: unknown) => {
       if (missingSupervisorsTable(error)) return []; // a control plane from before 0004: no peers
       throw error;
     });
-    const supervised = process.send !== undefined;
-    const others = rows.filter((s) => !(supervised && s.host === os.hostname() && s.pid === process.ppid));
+    const others = rows.filter((s) => s.supervisorId !== ownSupervisor && s.heartbeatAt > since);
     const found = lackedJobVerdict(name, generation, others);
+    const waited = performance.now() - began;
     if (found.verdict === 'elsewhere') return found.supervisor;
-    if (found.verdict === 'pause') return undefined;
-    if (performance.now() >= deadline) {
+    if (found.verdict === 'pause' || (found.verdict === 'none' && waited >= NO_TAKER_GRACE_MS))
+      return undefined;
+    if (waited >= LACKING_WAIT_MS) {
       throw new TributaryError(
         'UNAVAILABLE',
         `${name}: this release lacks it (${reason}), and another supervisor that takes it has not said whether it runs it for ${String(LACKING_WAIT_MS / 1000)} s; retrying later`,
@@ -135,7 +151,7 @@ async function resolveUseCaseJob(
   logger: Logger,
   pool: PgPool,
   name: string,
-  onLacking: () => void,
+  hooks: WorkerHooks,
 ): Promise<{
   useCase: UseCase;
   parsed: { usecase: string; variant: string };
@@ -176,8 +192,14 @@ async function resolveUseCaseJob(
     // supervisor runs it, with a release that has it, it is left to that one. Otherwise it is paused
     // and reported, not restarted in a loop. Only the generation it saw: a fixed release deployed
     // meanwhile is not paused by this one.
-    onLacking();
-    const elsewhere = await supervisorRunningIt(pool, name, deployment.generation, missing);
+    hooks.onLacking?.();
+    const elsewhere = await supervisorRunningIt(
+      pool,
+      name,
+      deployment.generation,
+      missing,
+      hooks.supervisorId,
+    );
     if (elsewhere !== undefined) throw new RunsElsewhere(elsewhere, missing);
     const reason = `${missing}; fix it and deploy again`;
     const pausedNow = await pauseGeneration(
@@ -197,6 +219,8 @@ async function resolveUseCaseJob(
 }
 
 export interface WorkerHooks {
+  /** The id of the supervisor that started this worker (its row in speed_supervisors), if one did. */
+  readonly supervisorId?: string;
   /** Its release lacks the job's code: it looks for another supervisor that runs the job. */
   readonly onLacking?: () => void;
 }
@@ -230,12 +254,10 @@ export async function startWorker(
   // Refused or paused before it waits on Kafka (which may be what is down).
   const useCaseJob = platform
     ? undefined
-    : await resolveUseCaseJob(config, logger, pool, name, hooks.onLacking ?? (() => undefined)).catch(
-        async (error: unknown) => {
-          await cleanup();
-          throw error;
-        },
-      );
+    : await resolveUseCaseJob(config, logger, pool, name, hooks).catch(async (error: unknown) => {
+        await cleanup();
+        throw error;
+      });
   await ensureTopicsWith(kafka, [...ingestTopics(config), ...speedTopics(config)]);
   let pause: (reason: string) => void = () => undefined;
   const paused = new Promise<string>((resolve) => {

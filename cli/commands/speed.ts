@@ -100,6 +100,12 @@ export function speedCommand(): Command {
         .conflicts('job'),
     )
     .addOption(
+      // What the supervisor passes its workers: its row in the control plane, which is not another's.
+      new Option('--supervisor <id>', 'the id of the supervisor that started this job')
+        .hideHelp()
+        .conflicts(['only', 'except']),
+    )
+    .addOption(
       new Option('--port <port>', 'the supervisor’s /metrics and /jobs port (default: SPEED_PORT)')
         .argParser(parsePort)
         .conflicts('job'), // a lone job serves nothing: its measurements go to its supervisor
@@ -112,6 +118,7 @@ export function speedCommand(): Command {
           let worker: Awaited<ReturnType<typeof startWorker>>;
           try {
             worker = await startWorker(config, logger, options.job, {
+              ...(options.supervisor !== undefined && { supervisorId: options.supervisor }),
               onLacking: () => {
                 tellSupervisor({ type: 'lacking' });
               },

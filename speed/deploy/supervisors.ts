@@ -104,6 +104,14 @@ export async function liveSupervisors<Job = unknown>(pool: PgPool): Promise<Supe
   }));
 }
 
+/** The control plane's clock: rows' heartbeats are compared with it, never with this machine's. */
+export async function controlPlaneNow(pool: PgPool): Promise<Date> {
+  const result = await pool.query<{ now: Date }>('SELECT now() AS now');
+  const now = result.rows[0]?.now;
+  if (now === undefined) throw new Error('SELECT now() returned no row');
+  return now;
+}
+
 /** Where a supervisor runs, for logs and `tributary list`. */
 export function supervisorName(s: Pick<SupervisorRow, 'host' | 'port'>): string {
   return `${s.host}:${String(s.port)}`;
@@ -156,10 +164,13 @@ function leavesToOthers(row: SupervisorRow, job: string): boolean {
 
 /**
  * What a worker whose release lacks its job's code (deployed, generation `generation`) should do,
- * from the other live supervisors' rows (not its own):
+ * from the other supervisors' rows (not its own, and only rows refreshed since it began to look, so
+ * that a supervisor killed a moment ago does not still claim to run the job):
  * - `elsewhere`: another supervisor runs the job at this generation: leave it to that one;
- * - `pause`: no other supervisor takes the job, or every one that does lacks its code too (or
- *   paused it): nothing can run it, so it is paused with why;
+ * - `pause`: every other supervisor that takes the job lacks its code too, or paused it: nothing can
+ *   run it, so it is paused with why;
+ * - `none`: no other supervisor takes the job: nothing can run it, unless one is restarting (a
+ *   supervisor that stops removes its row), so it is paused only once that has lasted a while;
  * - `wait`: another one takes it and has not said yet (it is starting the job, restarting it, or has
  *   not refreshed its row since the deployment).
  */
@@ -167,8 +178,11 @@ export function lackedJobVerdict(
   job: string,
   generation: number,
   others: readonly SupervisorRow[],
-): { readonly verdict: 'elsewhere'; readonly supervisor: string } | { readonly verdict: 'pause' | 'wait' } {
+):
+  | { readonly verdict: 'elsewhere'; readonly supervisor: string }
+  | { readonly verdict: 'pause' | 'none' | 'wait' } {
   const takers = others.filter((s) => takes(s.share, job));
+  if (takers.length === 0) return { verdict: 'none' };
   const running = takers.find((s) => statesIn(s, job, generation).includes('running'));
   if (running !== undefined) return { verdict: 'elsewhere', supervisor: supervisorName(running) };
   const settled = (s: SupervisorRow): boolean => {

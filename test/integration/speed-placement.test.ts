@@ -19,9 +19,9 @@ const kafka = kafkaClient();
 const cassandra = cassandraClient();
 
 interface Listed {
-  deployments: { usecase: string; status: string; statusReason: string | null }[];
+  deployments: { usecase: string; status: string; statusReason: string | null; generation: number }[];
   supervisors: { share: unknown }[];
-  jobs: { job: string; supervisor: string }[] | null;
+  jobs: { job: string; supervisor: string; generation?: number; state?: string }[] | null;
   unplaced: string[];
   standby: { job: string; supervisors: string[]; slots: number }[];
   slotsDiffer: { job: string; slots: { supervisor: string; slots: number }[] }[];
@@ -248,43 +248,78 @@ describe('tributary speed --only / --except', () => {
       const deployment = async (): Promise<unknown> =>
         (await list(world.env)).deployments.find((d) => d.usecase === 'rollout');
       try {
-        const upgraded = await start(newEnv);
+        // The old one first, alone when the use case is deployed: its worker finds no other
+        // supervisor, and waits (one that runs the job may be starting or restarting) instead of
+        // pausing at once. The upgraded one starts meanwhile and runs the job.
         const old = await start(world.env);
-        // Deployed while both run: both start the job at once, and the old one must not pause it.
         const deployed = await runCli(['deploy', 'rollout'], newEnv);
         expect(deployed.code, deployed.stderr).toBe(0);
+        await waitFor(async () => (await stateOn(old.url)) === 'lacking', {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          description: 'the old supervisor to find that its release lacks the job',
+        });
+        const upgraded = await start(newEnv);
         await waitFor(async () => (await stateOn(old.url)) === 'elsewhere', {
           timeoutMs: 60_000,
           description: 'the old supervisor to leave the job to the upgraded one',
         });
         expect(await stateOn(upgraded.url)).toBe('running');
-        expect(await deployment()).toMatchObject({ status: 'active', statusReason: null });
+        expect(await deployment()).toMatchObject({ status: 'active', statusReason: null, generation: 1 });
         expect(old.cli.output()).toMatch(/this release lacks the job’s code and another supervisor runs it/);
+
+        // Deployed again while both run (generation 2): both start it at once, and the old one
+        // leaves it again instead of pausing it.
+        const again = await runCli(['deploy', 'rollout'], newEnv);
+        expect(again.code, again.stderr).toBe(0);
+        const atGeneration = async (url: string): Promise<string | undefined> => {
+          const status = (await jobStatuses(url)).find((j) => j.job === job);
+          return status?.generation === 2 ? status.state : undefined;
+        };
+        await waitFor(async () => (await atGeneration(old.url)) === 'elsewhere', {
+          timeoutMs: 60_000,
+          description: 'the old supervisor to leave generation 2 to the upgraded one',
+        });
+        expect(await atGeneration(upgraded.url)).toBe('running');
+        expect(await deployment()).toMatchObject({ status: 'active', generation: 2 });
         // Left, not crashed: never restarted, and `tributary list` counts it placed once, not on standby.
         expect((await jobStatuses(old.url)).find((j) => j.job === job)).toMatchObject({ restarts: 0 });
-        await waitFor(async () => (await list(world.env)).jobs?.filter((j) => j.job === job).length === 2, {
-          timeoutMs: 10_000,
-          description: 'list to show the job on both supervisors',
-        });
+        await waitFor(
+          async () =>
+            (await list(world.env)).jobs?.filter((j) => j.job === job && j.generation === 2).length === 2,
+          { timeoutMs: 10_000, description: 'list to show generation 2 on both supervisors' },
+        );
         const listed = await list(world.env);
         expect(listed.standby).toEqual([]);
-        expect(listed.unplaced).toEqual(
-          ['delivery', 'master', 'validation', 'views'], // neither supervisor takes these
-        );
-        expect(
-          Object.fromEntries((listed.jobs ?? []).map((j) => [j.supervisor, (j as { state?: string }).state])),
-        ).toEqual({ [upgraded.name]: 'running', [old.name]: 'elsewhere' });
+        expect(listed.unplaced).toEqual(['delivery', 'master', 'validation', 'views']); // taken by neither
+        expect(Object.fromEntries((listed.jobs ?? []).map((j) => [j.supervisor, j.state]))).toEqual({
+          [upgraded.name]: 'running',
+          [old.name]: 'elsewhere',
+        });
 
-        // The upgraded supervisor goes: nothing runs the job, and the old one says so.
-        expect(await upgraded.cli.stop()).toBe(0);
+        // The upgraded supervisor is killed: once its row expires nothing runs the job, and the old
+        // one says so, leaving it deployed for when an upgraded one comes back.
+        await upgraded.cli.kill();
         await waitFor(() => /usecase\.rollout runs nowhere/.test(old.cli.output()), {
           timeoutMs: 60_000,
           description: 'the old supervisor to warn that the job runs nowhere',
         });
         expect((await list(world.env)).unplaced).toContain(job);
         expect(await deployment()).toMatchObject({ status: 'active' });
+        const back = await start(newEnv);
+        // Running, and its row says so: once killed, the row claims the job until it expires.
+        await waitFor(
+          async () =>
+            (await list(world.env)).jobs?.some(
+              (j) => j.supervisor === back.name && j.job === job && j.state === 'running',
+            ) === true,
+          { timeoutMs: 60_000, description: 'an upgraded supervisor to run the job again' },
+        );
 
-        // A supervisor that lacks it, with no other that runs it: paused with why, as before.
+        // Killed again, and at once the old one is replaced by another without the code. The killed
+        // one's row still claims the job for a few seconds: it must not count, since it is no longer
+        // refreshed. No supervisor can run the job: it is paused with why, as before.
+        await back.cli.kill();
         expect(await old.cli.stop()).toBe(0);
         const alone = await start(world.env);
         await waitFor(async () => (await stateOn(alone.url)) === 'paused', {

@@ -124,17 +124,33 @@ describe('job placement', () => {
       verdict: 'elsewhere',
       supervisor: 'h:2',
     });
-    // Nothing else takes it, or everything that does lacks it too: nothing can run it.
-    expect(lackedJobVerdict('usecase.velocity', 3, [])).toEqual({ verdict: 'pause' });
-    expect(lackedJobVerdict('usecase.velocity', 3, [at(1, 'running', 3, { only: ['master'] })])).toEqual({
-      verdict: 'pause',
-    });
+    // Every other one that takes it lacks it too, or paused it: nothing can run it.
     expect(lackedJobVerdict('usecase.velocity', 3, [at(1, 'lacking'), at(2, 'elsewhere')])).toEqual({
       verdict: 'pause',
     });
-    // Still to say: starting it, restarting it, running an older generation, or not listing it yet.
-    for (const other of [at(1, 'starting'), at(1, 'backoff'), at(1, 'running', 2), supervisor(1, {})])
+    expect(lackedJobVerdict('usecase.velocity', 3, [at(1, 'paused')])).toEqual({ verdict: 'pause' });
+    // No other one takes it (one that ran it may be restarting): the worker decides after a grace.
+    expect(lackedJobVerdict('usecase.velocity', 3, [])).toEqual({ verdict: 'none' });
+    expect(lackedJobVerdict('usecase.velocity', 3, [at(1, 'running', 3, { only: ['master'] })])).toEqual({
+      verdict: 'none',
+    });
+    // Still to say: starting it, restarting it, at an older generation (running it, or lacking it
+    // before the deployment changed), or not listing it yet.
+    for (const other of [
+      at(1, 'starting'),
+      at(1, 'backoff'),
+      at(1, 'running', 2),
+      at(1, 'lacking', 2),
+      at(1, 'paused', 2),
+      supervisor(1, {}),
+    ])
       expect(lackedJobVerdict('usecase.velocity', 3, [at(2, 'lacking'), other])).toEqual({ verdict: 'wait' });
+    // Both generations listed (a slot replaced meanwhile): only this one's state counts.
+    const both = supervisor(1, {}, 1, [
+      { job: 'usecase.velocity', generation: 2, state: 'running' },
+      { job: 'usecase.velocity', generation: 3, state: 'lacking' },
+    ]);
+    expect(lackedJobVerdict('usecase.velocity', 3, [both])).toEqual({ verdict: 'pause' });
     // Rows are other processes' JSON: what does not look like a job status is not one.
     const odd = { ...supervisor(1, {}), jobs: [null, 7, { job: 'usecase.velocity' }] as never };
     expect(lackedJobVerdict('usecase.velocity', 3, [odd])).toEqual({ verdict: 'wait' });
