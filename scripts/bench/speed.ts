@@ -7,6 +7,7 @@
  * draining a backlog.
  * Runs in its own PostgreSQL database, keyspace, topics and namespace, removed afterwards.
  */
+import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../../core/config.js';
 import { createCassandraClient } from '../../core/cassandra/index.js';
@@ -186,11 +187,31 @@ export async function benchSpeed(
     }
     const writeMachineBusy = busyShare(writeMachineBefore, await machineCpu());
     const writeServersAfter = await processCpu(servers);
+    const cassandraWriteMicros = serverMicros(writeServersBefore, writeServersAfter, 'cassandra', records);
     rows.push({
       metric: 'raw master dataset write of the same records (Cassandra, same writer, no Kafka)',
       value: `${masterWrite.rate.toLocaleString('en')} records/s`,
-      note: `the ceiling of the master dataset job, which stores every record; CPU per record, µs: writer ${micros(masterWrite.cpuMicros)}, cassandra ${micros(serverMicros(writeServersBefore, writeServersAfter, 'cassandra', records))}; the machine's CPU ${writeMachineBusy} busy meanwhile`,
+      note: `the ceiling of the master dataset job, which stores every record; CPU per record, µs: writer ${micros(masterWrite.cpuMicros)}, cassandra ${micros(cassandraWriteMicros)}; the machine's CPU ${writeMachineBusy} busy meanwhile`,
     });
+    // The two raw runs together bound the whole platform on this machine: moving every record
+    // through the diamond's Kafka hops and storing it once in the master dataset, with no job logic,
+    // no duplicate index, no findings and no views, already costs this much CPU a record.
+    const { kafkaMicros } = fanOut;
+    if (kafkaMicros !== undefined && cassandraWriteMicros !== undefined) {
+      const total =
+        fanOut.copierMicros +
+        fanOut.consumerMicros * validConsumers +
+        kafkaMicros +
+        masterWrite.cpuMicros +
+        cassandraWriteMicros;
+      const cores = os.cpus().length;
+      rows.push({
+        metric:
+          'ceiling of the platform on this machine: the diamond’s Kafka hops plus the master dataset write, no logic (from the two raw runs above)',
+        value: `${Math.round((cores * 1e6) / total).toLocaleString('en')} records/s`,
+        note: `${String(cores)} cores ÷ the CPU a record costs in them, ${total.toFixed(0)} µs: the fan-out's copier, ${String(validConsumers)} consumers and kafka, plus the master dataset's writer and cassandra; the target of 20,000 records/s allows ${((cores * 1e6) / 20_000).toFixed(0)} µs`,
+      });
+    }
     // Whatever the servers still do for what came before (a compaction) is not the diamond's cost.
     const settled = await serversQuiet(servers);
     const serversBefore = await processCpu(servers);
