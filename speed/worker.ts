@@ -19,7 +19,7 @@ import { DeliveryLogic } from './delivery/delivery-logic.js';
 import { listDeployments, pauseGeneration, type Deployment } from './deploy/deployments.js';
 import {
   controlPlaneNow,
-  lackedJobVerdict,
+  LackingWatch,
   liveSupervisors,
   missingSupervisorsTable,
   SUPERVISOR_LIVE_MS,
@@ -66,8 +66,9 @@ export class RunsElsewhere extends TributaryError {
  */
 const LACKING_WAIT_MS = 45_000;
 /**
- * How long no other supervisor must take the job before it is paused: one that runs it may be
- * restarting (it removes its row when it stops), or starting for the first time.
+ * How long nothing must be able to run the job (no other supervisor takes it, or every one that does
+ * lacks it too) before it is paused: one that runs it may be restarting (it removes its row when it
+ * stops), or starting for the first time.
  */
 const NO_TAKER_GRACE_MS = SUPERVISOR_LIVE_MS + 5_000;
 const LACKING_POLL_MS = 500;
@@ -84,20 +85,22 @@ async function supervisorRunningIt(
   reason: string,
   ownSupervisor: string | undefined,
 ): Promise<string | undefined> {
-  const began = performance.now();
-  const since = await controlPlaneNow(pool);
+  const watch = new LackingWatch(name, generation, await controlPlaneNow(pool), performance.now(), {
+    graceMs: NO_TAKER_GRACE_MS,
+    giveUpMs: LACKING_WAIT_MS,
+  });
   for (;;) {
     const rows = await liveSupervisors(pool).catch((error: unknown) => {
       if (missingSupervisorsTable(error)) return []; // a control plane from before 0004: no peers
       throw error;
     });
-    const others = rows.filter((s) => s.supervisorId !== ownSupervisor && s.heartbeatAt > since);
-    const found = lackedJobVerdict(name, generation, others);
-    const waited = performance.now() - began;
+    const found = watch.step(
+      rows.filter((s) => s.supervisorId !== ownSupervisor),
+      performance.now(),
+    );
     if (found.verdict === 'elsewhere') return found.supervisor;
-    if (found.verdict === 'pause' || (found.verdict === 'none' && waited >= NO_TAKER_GRACE_MS))
-      return undefined;
-    if (waited >= LACKING_WAIT_MS) {
+    if (found.verdict === 'pause') return undefined;
+    if (found.verdict === 'give-up') {
       throw new TributaryError(
         'UNAVAILABLE',
         `${name}: this release lacks it (${reason}), and another supervisor that takes it has not said whether it runs it for ${String(LACKING_WAIT_MS / 1000)} s; retrying later`,

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { TributaryError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { createPgPool } from '../../core/postgres/index.js';
 import {
@@ -112,6 +113,11 @@ export function speedCommand(): Command {
     )
     .action(
       action(async (options) => {
+        if (options.supervisor !== undefined && options.job === undefined)
+          throw new TributaryError(
+            'USAGE',
+            '--supervisor is what a supervisor gives a job it starts: use it with --job',
+          );
         const { config, logger } = commandContext();
         if (options.job !== undefined) {
           const started = exitIfOrphanedWhileStarting(logger, options.job);

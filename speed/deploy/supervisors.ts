@@ -164,13 +164,13 @@ function leavesToOthers(row: SupervisorRow, job: string): boolean {
 
 /**
  * What a worker whose release lacks its job's code (deployed, generation `generation`) should do,
- * from the other supervisors' rows (not its own, and only rows refreshed since it began to look, so
- * that a supervisor killed a moment ago does not still claim to run the job):
+ * from the other supervisors' rows (not its own; LackingWatch blanks the rows not refreshed since it
+ * began to look, so that a supervisor killed a moment ago does not still claim to run the job):
  * - `elsewhere`: another supervisor runs the job at this generation: leave it to that one;
  * - `pause`: every other supervisor that takes the job lacks its code too, or paused it: nothing can
- *   run it, so it is paused with why;
+ *   run it;
  * - `none`: no other supervisor takes the job: nothing can run it, unless one is restarting (a
- *   supervisor that stops removes its row), so it is paused only once that has lasted a while;
+ *   supervisor that stops removes its row);
  * - `wait`: another one takes it and has not said yet (it is starting the job, restarting it, or has
  *   not refreshed its row since the deployment).
  */
@@ -190,6 +190,48 @@ export function lackedJobVerdict(
     return states.length > 0 && states.every((state) => [...LACKING_STATES, 'paused'].includes(state));
   };
   return takers.every(settled) ? { verdict: 'pause' } : { verdict: 'wait' };
+}
+
+/**
+ * A worker's look, over time, for another supervisor that runs the job its release lacks. Each `step`
+ * is given the live rows of the other supervisors (not its own) and the time, and says what to do:
+ * - a row not refreshed since the look began (`since`, by the control plane's clock) counts as a
+ *   taker that has not said yet: a supervisor killed a moment ago may still claim the job in it,
+ *   and one that has not refreshed yet may be running it;
+ * - `pause` once nothing could run it (`pause` or `none` from lackedJobVerdict) for `graceMs` on
+ *   end: a supervisor that runs it may be restarting (it removes its row when it stops);
+ * - `give-up` after `giveUpMs` without an answer: the worker fails, to be retried with backoff.
+ */
+export class LackingWatch {
+  private nothingSince: number | undefined;
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly job: string,
+    private readonly generation: number,
+    private readonly since: Date,
+    startedAt: number,
+    private readonly limits: { readonly graceMs: number; readonly giveUpMs: number },
+  ) {
+    this.startedAt = startedAt;
+  }
+
+  step(
+    others: readonly SupervisorRow[],
+    now: number,
+  ):
+    | { readonly verdict: 'elsewhere'; readonly supervisor: string }
+    | { readonly verdict: 'pause' | 'wait' | 'give-up' } {
+    const known = others.map((s) => (s.heartbeatAt > this.since ? s : { ...s, jobs: [] }));
+    const found = lackedJobVerdict(this.job, this.generation, known);
+    if (found.verdict === 'elsewhere') return found;
+    if (found.verdict === 'wait') this.nothingSince = undefined;
+    else {
+      this.nothingSince ??= now;
+      if (now - this.nothingSince >= this.limits.graceMs) return { verdict: 'pause' };
+    }
+    return now - this.startedAt >= this.limits.giveUpMs ? { verdict: 'give-up' } : { verdict: 'wait' };
+  }
 }
 
 /**

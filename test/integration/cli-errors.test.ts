@@ -42,6 +42,10 @@ describe('command line errors', () => {
     // A lone job serves no port (its supervisor serves its measurements): refused, not ignored.
     const port = await runCli(['speed', '--job', 'validation', '--port', '9999'], { KAFKA_PORT: '1' });
     expect(port.code).toBe(2);
+    // What a supervisor gives its jobs means nothing to a supervisor: refused, not ignored.
+    const supervisor = await runCli(['speed', '--supervisor', 'x'], { KAFKA_PORT: '1', PG_PORT: '1' });
+    expect(supervisor.code).toBe(2);
+    expect(supervisor.stderr).toMatch(/--supervisor .* use it with --job/);
     expect(port.stderr).toMatch(/option '--port <port>' cannot be used with option '--job <name>'/);
   });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   lackedJobVerdict,
+  LackingWatch,
   placement,
   takes,
   type Share,
@@ -154,5 +155,44 @@ describe('job placement', () => {
     // Rows are other processes' JSON: what does not look like a job status is not one.
     const odd = { ...supervisor(1, {}), jobs: [null, 7, { job: 'usecase.velocity' }] as never };
     expect(lackedJobVerdict('usecase.velocity', 3, [odd])).toEqual({ verdict: 'wait' });
+  });
+
+  describe('a lacking worker’s look over time', () => {
+    const since = new Date(100_000);
+    const row = (port: number, state: string, heartbeatAt = 101_000, share: Share = {}): SupervisorRow => ({
+      ...supervisor(port, share, 1, [{ job: 'usecase.velocity', generation: 3, state }]),
+      heartbeatAt: new Date(heartbeatAt),
+    });
+    const watch = (): LackingWatch =>
+      new LackingWatch('usecase.velocity', 3, since, 0, { graceMs: 15_000, giveUpMs: 45_000 });
+
+    it('leaves the job to a supervisor that runs it, if its row was refreshed since the look began', () => {
+      expect(watch().step([row(1, 'running')], 0)).toEqual({ verdict: 'elsewhere', supervisor: 'h:1' });
+      // Not refreshed since: killed a moment ago, perhaps; it does not count as running the job.
+      expect(watch().step([row(1, 'running', 99_000)], 0)).toEqual({ verdict: 'wait' });
+    });
+
+    it('waits on a supervisor that takes the job and has not refreshed its row, whatever the others say', () => {
+      // Two others lack it and refreshed; the one that runs it has not yet: not a pause, ever.
+      const w = watch();
+      for (const now of [0, 10_000, 20_000, 30_000])
+        expect(w.step([row(1, 'lacking'), row(2, 'elsewhere'), row(3, 'running', 99_000)], now)).toEqual({
+          verdict: 'wait',
+        });
+      expect(w.step([row(1, 'lacking'), row(2, 'elsewhere'), row(3, 'running', 99_000)], 45_000)).toEqual({
+        verdict: 'give-up',
+      });
+    });
+
+    it('pauses once nothing could run the job for the whole grace, counted from when that began', () => {
+      const w = watch();
+      expect(w.step([], 0)).toEqual({ verdict: 'wait' });
+      expect(w.step([], 14_999)).toEqual({ verdict: 'wait' });
+      // One that takes it shows up (starting, or restarting): the grace starts again after it.
+      expect(w.step([row(1, 'starting')], 20_000)).toEqual({ verdict: 'wait' });
+      expect(w.step([row(2, 'lacking')], 21_000)).toEqual({ verdict: 'wait' });
+      expect(w.step([row(2, 'lacking')], 35_999)).toEqual({ verdict: 'wait' });
+      expect(w.step([row(2, 'lacking')], 36_000)).toEqual({ verdict: 'pause' });
+    });
   });
 });
