@@ -26,9 +26,9 @@ import {
   leave,
   liveSupervisors,
   missingSupervisorsTable,
+  PEER_GRACE_MS,
   placement,
   placementProblems,
-  SUPERVISOR_LIVE_MS,
   supervisorName,
   takes,
   type Placement,
@@ -100,9 +100,6 @@ export function jobsToRun(deployments: readonly Deployment[]): Map<string, numbe
     if (d.status === 'active') jobs.set(jobName(d.usecase, d.variant), d.generation);
   return jobs;
 }
-
-/** A placement problem is reported once it has lasted this long: a peer may be starting, or gone. */
-const PLACEMENT_GRACE_MS = SUPERVISOR_LIVE_MS + 5_000;
 
 const HEARTBEAT_MS = 2_000;
 
@@ -344,7 +341,7 @@ export class Supervisor {
     for (const [key, message] of current) {
       const problem = this.problems.get(key) ?? { since: now, reported: false };
       this.problems.set(key, problem);
-      if (!problem.reported && now - problem.since >= PLACEMENT_GRACE_MS) {
+      if (!problem.reported && now - problem.since >= PEER_GRACE_MS) {
         problem.reported = true;
         logger.warn(
           { problem: key, supervisor: supervisorName({ host: os.hostname(), port: this.port }) },

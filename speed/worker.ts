@@ -22,7 +22,7 @@ import {
   LackingWatch,
   liveSupervisors,
   missingSupervisorsTable,
-  SUPERVISOR_LIVE_MS,
+  PEER_GRACE_MS,
 } from './deploy/supervisors.js';
 import { Job } from './runtime/job.js';
 import { JobMetrics } from '../core/job-metrics.js';
@@ -50,10 +50,7 @@ export const EXIT_ELSEWHERE = 4;
 
 /** The job's code is missing here and another supervisor runs it: exit EXIT_ELSEWHERE. */
 export class RunsElsewhere extends TributaryError {
-  constructor(
-    readonly supervisor: string,
-    readonly reason: string,
-  ) {
+  constructor(supervisor: string, reason: string) {
     super('UNAVAILABLE', `it runs on ${supervisor}; this release lacks it: ${reason}`);
   }
 }
@@ -65,12 +62,6 @@ export class RunsElsewhere extends TributaryError {
  * minute, so that the backoff grows: see the supervisor's HEALTHY_RUN_MS).
  */
 const LACKING_WAIT_MS = 45_000;
-/**
- * How long nothing must be able to run the job (no other supervisor takes it, or every one that does
- * lacks it too) before it is paused: one that runs it may be restarting (it removes its row when it
- * stops), or starting for the first time.
- */
-const NO_TAKER_GRACE_MS = SUPERVISOR_LIVE_MS + 5_000;
 const LACKING_POLL_MS = 500;
 
 /**
@@ -86,7 +77,7 @@ async function supervisorRunningIt(
   ownSupervisor: string | undefined,
 ): Promise<string | undefined> {
   const watch = new LackingWatch(name, generation, await controlPlaneNow(pool), performance.now(), {
-    graceMs: NO_TAKER_GRACE_MS,
+    graceMs: PEER_GRACE_MS, // nothing able to run the job: one that runs it may be restarting
     giveUpMs: LACKING_WAIT_MS,
   });
   for (;;) {

@@ -102,9 +102,8 @@ export function speedCommand(): Command {
     )
     .addOption(
       // What the supervisor passes its workers: its row in the control plane, which is not another's.
-      new Option('--supervisor <id>', 'the id of the supervisor that started this job')
-        .hideHelp()
-        .conflicts(['only', 'except']),
+      // Without --job it is refused in the action, as usage.
+      new Option('--supervisor <id>', 'the id of the supervisor that started this job').hideHelp(),
     )
     .addOption(
       new Option('--port <port>', 'the supervisor’s /metrics and /jobs port (default: SPEED_PORT)')

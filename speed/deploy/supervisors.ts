@@ -30,6 +30,13 @@ export function missingSupervisorsTable(error: unknown): boolean {
 /** A supervisor not heard from for this long is gone (killed, or its machine is). */
 export const SUPERVISOR_LIVE_MS = 10_000;
 
+/**
+ * How long what the supervisors' rows say must last before it is acted on (a placement problem
+ * reported, a job that nothing can run paused): a peer may be starting, restarting, or gone and not
+ * yet expired.
+ */
+export const PEER_GRACE_MS = SUPERVISOR_LIVE_MS + 5_000;
+
 export interface SupervisorRow<Job = unknown> {
   readonly supervisorId: string;
   readonly host: string;
@@ -155,7 +162,7 @@ function statesIn(row: SupervisorRow, job: string, generation?: number): string[
  * have, or a USECASE_MODULES module it cannot load), while another supervisor runs the job:
  * `lacking` while its worker looks for one that runs it, `elsewhere` once it found one.
  */
-export const LACKING_STATES: readonly string[] = ['lacking', 'elsewhere'];
+const LACKING_STATES: readonly string[] = ['lacking', 'elsewhere'];
 
 /** The supervisor takes the job but its release lacks the job's code: it leaves it to the others. */
 function leavesToOthers(row: SupervisorRow, job: string): boolean {
@@ -204,17 +211,14 @@ export function lackedJobVerdict(
  */
 export class LackingWatch {
   private nothingSince: number | undefined;
-  private readonly startedAt: number;
 
   constructor(
     private readonly job: string,
     private readonly generation: number,
     private readonly since: Date,
-    startedAt: number,
+    private readonly startedAt: number,
     private readonly limits: { readonly graceMs: number; readonly giveUpMs: number },
-  ) {
-    this.startedAt = startedAt;
-  }
+  ) {}
 
   step(
     others: readonly SupervisorRow[],
