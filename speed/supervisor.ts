@@ -400,7 +400,7 @@ export class Supervisor {
           slot.state = 'paused';
           this.options.logger.error(
             { job: slot.job },
-            'job paused itself: its records keep failing (see `tributary list`)',
+            'job paused itself: not restarted until it is deployed again (`tributary list` says why)',
           );
         } else if (code === EXIT_ELSEWHERE) {
           // Not started again until it is deployed anew: if the other supervisor goes, the job is

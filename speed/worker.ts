@@ -35,7 +35,10 @@ export const PLATFORM_JOBS = ['validation', 'master', 'views', 'delivery'] as co
 /** Exit code of a worker that paused its job (the supervisor does not restart it). */
 export const EXIT_PAUSED = 3;
 
-/** A job paused before it started (its deployment is one this code cannot run): exit EXIT_PAUSED. */
+/**
+ * A job paused before it started (its deployment is one this code cannot run, or no longer active):
+ * exit EXIT_PAUSED.
+ */
 export class PausedAtStart extends TributaryError {
   constructor(readonly reason: string) {
     super('UNAVAILABLE', reason);
@@ -187,6 +190,10 @@ async function resolveUseCaseJob(
     // and reported, not restarted in a loop. Only the generation it saw: a fixed release deployed
     // meanwhile is not paused by this one.
     hooks.onLacking?.();
+    logger.warn(
+      { job: name, generation: deployment.generation, reason: missing },
+      'this release lacks the deployed job: asking the other supervisors whether one runs it',
+    );
     const elsewhere = await supervisorRunningIt(
       pool,
       name,
@@ -204,7 +211,11 @@ async function resolveUseCaseJob(
       reason,
     );
     if (pausedNow) throw new PausedAtStart(reason);
-    throw new TributaryError('UNAVAILABLE', `${name}: ${reason}`);
+    // Paused, undeployed or deployed anew while it waited: nothing of this generation left to pause.
+    // Not a crash either: the supervisor's next look at the deployments stops, drops or restarts it.
+    throw new PausedAtStart(
+      `generation ${String(deployment.generation)} is no longer active (paused, undeployed or deployed again meanwhile)`,
+    );
   }
   if (useCase === undefined || missing !== undefined) {
     throw new TributaryError('USAGE', `unknown job ${JSON.stringify(name)}: ${missing ?? ''}`);

@@ -387,6 +387,42 @@ describe('a use-case module that cannot be loaded', () => {
   });
 });
 
+describe('a job this release lacks, undeployed while its worker waits on the other supervisors', () => {
+  it(
+    'ends as paused (exit 3), not as a crash, and leaves the deployment as the operator left it',
+    { timeout: 120_000 },
+    async () => {
+      const own = await speedWorld();
+      // Deployed from a release that had `ghost`; this one does not, and no other supervisor runs.
+      await pgPool(own.env.DATABASE_URL).query(
+        `INSERT INTO deployments (usecase, variant) VALUES ('ghost', '')`,
+      );
+      const worker = startCli(['speed', '--job', 'usecase.ghost'], own.env);
+      try {
+        await waitFor(() => /this release lacks the deployed job/.test(worker.output()), {
+          timeoutMs: 30_000,
+          description: 'the worker to find that its release lacks the job',
+        });
+        const undeployed = await runCli(['undeploy', 'ghost'], own.env);
+        expect(undeployed.code, undeployed.stderr).toBe(0);
+        // Once nothing has been able to run it for 15 s it would pause it: there is nothing left to pause.
+        const code = await waitFor(() => worker.child.exitCode ?? undefined, {
+          timeoutMs: 60_000,
+          description: 'the worker to give up on the job',
+        });
+        expect(code, worker.output()).toBe(3);
+        expect(worker.output()).toMatch(/job usecase\.ghost paused: generation 1 is no longer active/);
+        const row = await pgPool(own.env.DATABASE_URL).query<{ status: string }>(
+          `SELECT status FROM deployments WHERE usecase = 'ghost'`,
+        );
+        expect(row.rows).toEqual([{ status: 'undeployed' }]);
+      } finally {
+        await worker.kill();
+      }
+    },
+  );
+});
+
 describe('a use-case module that cannot be loaded, at deploy', () => {
   it('blocks deploying only a use case it may hold, and warns when deploying another', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'usecases-'));
