@@ -17,7 +17,7 @@ import { recordTtlSeconds, utcDay } from '../../ingest/master/keys.js';
 import { AssignmentCache } from '../ab/assignments.js';
 import { decodeFinding } from '../findings.js';
 import { Rejection, type Emitter, type InputMessage, type JobLogic } from '../runtime/logic.js';
-import type { KeyedState } from '../runtime/state.js';
+import type { KeyedState, StateValue } from '../runtime/state.js';
 import { ingestHour } from '../views/views-logic.js';
 
 const DAY = 86_400_000;
@@ -75,7 +75,11 @@ export class DeliveryLogic implements JobLogic<Finding> {
   handle(finding: Finding, input: InputMessage, state: KeyedState, emit: Emitter): void {
     const seenKey = `seen|${finding.findingId}`;
     if (state.get(seenKey) !== undefined) return;
-    state.set(seenKey, 1, input.timestampMs + 2 * DAY);
+    // Lifetimes count from the state's clock (the newest finding of the partition), not from this
+    // finding's own time: the use cases feeding a partition run at their own pace, and a use case
+    // deployed from the earliest brings findings days older than the others'. Kept from their own
+    // time, those would expire as they are written: a re-sent one delivered again, counts written as 1.
+    state.set(seenKey, 1, state.clock + 2 * DAY);
     // By the assignments in effect when the record was ingested: the same decision on a replay.
     const chosen = this.assignments.variantFor(finding.usecase, finding.customerId, input.timestampMs);
     const delivered = chosen === undefined || chosen === finding.variant;
@@ -123,7 +127,7 @@ export class DeliveryLogic implements JobLogic<Finding> {
     const hour = ingestHour(input.timestampMs);
     const countKey = `cnt|${finding.customerId}|${hour}|${utcDay(finding.eventTime)}|${finding.code}`;
     const count = state.get(countKey);
-    state.set(countKey, (typeof count === 'number' ? count : 0) + 1, hour + 4 * 3_600_000);
+    state.set(countKey, (typeof count === 'number' ? count : 0) + 1, state.clock + 4 * 3_600_000);
     emit.emit({
       topic: this.options.feedbackTopic,
       key: finding.customerId,
@@ -138,15 +142,14 @@ export class DeliveryLogic implements JobLogic<Finding> {
   }
 
   /** Stores what was delivered since the partition's last checkpoint, and its findings counts. */
-  async checkpoint(partition: number, state: KeyedState, touched: readonly string[]): Promise<void> {
+  async checkpoint(partition: number, touched: ReadonlyMap<string, StateValue>): Promise<void> {
     // Taken at once: batches handled while these are written go to the next checkpoint.
     const statements = this.pending.get(partition) ?? [];
     this.pending.set(partition, []);
-    for (const key of touched) {
+    for (const [key, value] of touched) {
       if (!key.startsWith('cnt|')) continue;
-      const value = state.get(key);
       if (typeof value !== 'number') continue;
-      const [, customer = '', hour = '0', day = '', code = ''] = key.split('|');
+      const [, customer = '', hour = '0', day = '', ...code] = key.split('|'); // a code may hold '|'
       statements.push({
         partition: `n|${customer}`,
         query: this.counts,
@@ -154,7 +157,7 @@ export class DeliveryLogic implements JobLogic<Finding> {
           customer,
           new Date(Number(hour)),
           cassandraTypes.LocalDate.fromString(day),
-          code,
+          code.join('|'),
           BigInt(value),
         ],
       });

@@ -4,7 +4,7 @@
  * outputs and state changes.
  */
 import type { IHeaders, KafkaMessage } from '../../core/kafka/index.js';
-import type { KeyedState } from './state.js';
+import type { KeyedState, StateValue } from './state.js';
 import type { StateExtension } from './store.js';
 
 export interface InputMessage {
@@ -54,11 +54,12 @@ export interface JobLogic<T> {
   /**
    * Idempotent side effects (Cassandra upserts of whole values) of everything handled since this
    * partition's last checkpoint, run before that checkpoint commits the input offsets that cover
-   * them; retried. `state` is the partition's state; `touched` the keys written since then. Effects
-   * wait for a checkpoint (every SPEED_COMMIT_INTERVAL_MS) so that a key written by many records is
-   * written once, and a batch's outputs are not held up by them.
+   * them; retried. `touched` holds the entries written since then, with their last values (also
+   * those that have expired since: KeyedState.takeTouched). Effects wait for a checkpoint (every
+   * SPEED_COMMIT_INTERVAL_MS) so that a key written by many records is written once, and a batch's
+   * outputs are not held up by them.
    */
-  checkpoint?(partition: number, state: KeyedState, touched: readonly string[]): Promise<void>;
+  checkpoint?(partition: number, touched: ReadonlyMap<string, StateValue>): Promise<void>;
   /** The state was restored: drop side effects waiting for a checkpoint (their records come again). */
   restored?(): void;
   /** State of a partition that is not key/value entries, checkpointed with it (store.ts). */

@@ -93,11 +93,20 @@ export class KeyedState {
     }
   }
 
-  /** Keys written since the last call, for the side effects of a checkpoint. */
-  takeTouched(): string[] {
-    const keys = [...this.touched];
+  /**
+   * The entries written since the last call, with their values, for the side effects of a
+   * checkpoint. Expired ones too: an entry may expire between its last write and the checkpoint
+   * (records of more than its lifetime between two checkpoints), and its last value is still due.
+   * Deleted ones are left out.
+   */
+  takeTouched(): Map<string, StateValue> {
+    const touched = new Map<string, StateValue>();
+    for (const key of this.touched) {
+      const entry = this.entries.get(key);
+      if (entry !== undefined) touched.set(key, entry.value);
+    }
     this.touched.clear();
-    return keys;
+    return touched;
   }
 
   /** Everything changed since the last call, for a checkpoint. */

@@ -17,7 +17,7 @@ import { resentOf } from '../../ingest/validation/headers.js';
 import { utcDay } from '../../ingest/master/keys.js';
 import { RecordDeserializer, type SchemaSource } from '../../ingest/serde/index.js';
 import { Rejection, type InputMessage, type JobLogic } from '../runtime/logic.js';
-import type { KeyedState } from '../runtime/state.js';
+import type { KeyedState, StateValue } from '../runtime/state.js';
 
 const HOUR = 3_600_000;
 /** An ingest hour's aggregates stay in state this long after the hour (late batches of that hour). */
@@ -62,13 +62,12 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
     state.set(key, new AggregateValue(addRecord(aggregateOf(state.get(key)), record)), hour + HOUR + KEEP_MS);
   }
 
-  async checkpoint(_partition: number, state: KeyedState, touched: readonly string[]): Promise<void> {
+  async checkpoint(_partition: number, touched: ReadonlyMap<string, StateValue>): Promise<void> {
     const statements: PartitionedStatement[] = [];
-    for (const key of touched) {
+    for (const [key, value] of touched) {
       if (!key.startsWith('agg|')) continue;
-      const value = state.get(key);
-      if (value === undefined || value === null) continue; // expired from state; the row stays in Cassandra
-      const [, customer = '', hour = '0', day = '', category = ''] = key.split('|');
+      // The category is last and may itself hold '|'; the customer id, hour and day cannot.
+      const [, customer = '', hour = '0', day = '', ...category] = key.split('|');
       const a = aggregateOf(value);
       statements.push({
         partition: customer,
@@ -77,7 +76,7 @@ export class ViewsLogic implements JobLogic<TributaryRecord> {
           customer,
           new Date(Number(hour)),
           cassandraTypes.LocalDate.fromString(day),
-          category,
+          category.join('|'),
           BigInt(a.count),
           a.sum,
           a.sumsq,
