@@ -125,18 +125,24 @@ export class FirstSeenIndex {
   }
 
   /**
-   * Loads what Cassandra knows about the ids of a partition's batch that are not pending already:
-   * one read per (customer, bucket).
+   * Loads what Cassandra knows about the ids of a partition's batch that memory does not answer:
+   * one read per (customer, bucket). What memory answers is kept with the batch too: a checkpoint's
+   * flush that ends before the batch is handled moves its ids to the recent ones, which keep only
+   * the last RECENT_IDS or so, and an id so dropped was not read either.
    */
   async load(partition: number, occurrences: readonly Occurrence[]): Promise<void> {
     const pending = this.pendingOf(partition);
     const filter = this.filters.get(partition);
     const groups = new Map<string, { customerId: string; bucket: number; ids: Set<string> }>();
     const flushing = this.flushing.get(partition);
+    const known = new Map<string, bigint>();
     for (const o of occurrences) {
       const key = idKey(o.customerId, o.recordId);
-      if (pending.has(key) || flushing?.has(key) === true || this.recentOffset(o, key) !== undefined)
+      const inMemory = pending.get(key)?.offset ?? flushing?.get(key)?.offset ?? this.recentOffset(o, key);
+      if (inMemory !== undefined) {
+        known.set(key, inMemory);
         continue;
+      }
       if (filter !== undefined && !filter.mightContain(key, o.timestampMs)) continue; // certainly not in Cassandra
       const bucket = firstSeenBucket(o.recordId);
       const group = `${o.customerId}\u0000${bucket}`;
@@ -153,7 +159,6 @@ export class FirstSeenIndex {
       for (let i = 0; i < all.length; i += IDS_PER_READ)
         reads.push({ customerId, bucket, ids: all.slice(i, i + IDS_PER_READ) });
     }
-    const known = new Map<string, bigint>();
     await runBounded(reads, 16, async ({ customerId, bucket, ids }) => {
       const result = await this.client.execute(this.select, [partition, bucket, customerId, ids], {
         prepare: true,
@@ -182,10 +187,10 @@ export class FirstSeenIndex {
       this.recentOffset(occurrence, key) ??
       this.known.get(occurrence.partition)?.get(key);
     if (first !== undefined && first < occurrence.offset) return first;
-    if (first === undefined || occurrence.offset < first) {
-      pending.set(key, occurrence);
-      this.filters.get(occurrence.partition)?.add(key, occurrence.timestampMs);
-    }
+    // Also when Cassandra holds this very occurrence (a replay of a write the state's filter had not
+    // kept, read on a false positive): rewritten alike, and the filter must say "maybe" from now on.
+    pending.set(key, occurrence);
+    this.filters.get(occurrence.partition)?.add(key, occurrence.timestampMs);
     return undefined;
   }
 
