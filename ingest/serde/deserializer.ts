@@ -104,7 +104,7 @@ export class RecordDeserializer {
     }
   }
 
-  /** Decodes one value; prepare() must have seen it. `key` is checked against customer_id. */
+  /** Decodes one value; prepare() must have seen it. `key` is checked against customer_id (null: none). */
   decode(value: Buffer | null, key?: Buffer | null): Decoded {
     const framed = unframe(value);
     if (!framed.ok) return framed;
@@ -156,11 +156,16 @@ export class RecordDeserializer {
     const problems = this.options.validated === true ? [] : validateRecord(record);
     if (problems.length > 0)
       return { ok: false, code: 'INVALID_VALUE', reason: problems.join('; '), schemaId: framed.schemaId };
-    if (key !== undefined && key !== null && key.toString('utf8') !== record.customer_id) {
+    // Without its key a customer's records would spread over partitions: each is ordered, counted
+    // and deduplicated within its customer's partition.
+    if (key !== undefined && (key === null || key.toString('utf8') !== record.customer_id)) {
       return {
         ok: false,
         code: 'KEY_MISMATCH',
-        reason: "the message key is not the record's customer_id",
+        reason:
+          key === null
+            ? "the message has no key: it must be the record's customer_id"
+            : "the message key is not the record's customer_id",
         schemaId: framed.schemaId,
       };
     }

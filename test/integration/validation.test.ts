@@ -111,17 +111,18 @@ describe('validation job', () => {
     await producer.sendRaw([
       ...bad.map((b) => ({ key: customer, value: b.value })),
       { key: 'not-the-customer', value: serializer.encode(record(customer, 2_000)) },
+      { key: null, value: serializer.encode(record(customer, 2_001)) },
       { key: customer, value: Buffer.alloc(0) },
     ]);
     await producer.close();
 
     const job = await runUntilDrained(world);
-    expect(job.stats()).toMatchObject({ in: 218, accepted: 210, deadLettered: 8 });
+    expect(job.stats()).toMatchObject({ in: 219, accepted: 210, deadLettered: 9 });
 
     const valid = await readTopic(kafka, world.config.topics.valid);
     const dead = await readTopic(kafka, world.config.topics.deadLetter);
     expect(valid).toHaveLength(210);
-    expect(dead).toHaveLength(8);
+    expect(dead).toHaveLength(9);
     // Each accepted record keeps its partition and names its offset in records, once each.
     const sources = valid.map((v) => `${v.partition}:${String(upstreamOffset(v.message.headers))}`);
     expect(new Set(sources).size).toBe(210);
@@ -151,6 +152,7 @@ describe('validation job', () => {
         'EMPTY',
         'INVALID_VALUE',
         'INVALID_VALUE',
+        'KEY_MISMATCH',
         'KEY_MISMATCH',
         'TRUNCATED',
         'UNDECODABLE',
