@@ -1,4 +1,5 @@
 /** What every command gets: the validated config, the logger, and an error-to-exit-code policy. */
+import { Command } from '@commander-js/extra-typings';
 import { loadConfig, type Config } from '../core/config.js';
 import { describeError, isTributaryError, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
@@ -37,7 +38,11 @@ export function exitCodeFor(error: unknown): number {
   return 1;
 }
 
-/** Wraps a command's action: errors become one clear line on stderr and a non-zero exit code. */
+/**
+ * Wraps a command's action: errors become one clear line on stderr and a non-zero exit code; a usage
+ * error found by the action (a combination of flags, a use case it does not know) is followed by the
+ * command's usage, as commander does for the errors it finds.
+ */
 export function action<Args extends unknown[]>(
   run: (...args: Args) => Promise<number | undefined>,
 ): (...args: Args) => Promise<void> {
@@ -52,6 +57,10 @@ export function action<Args extends unknown[]>(
         process.stderr.write(`${error.stack}\n`);
       }
       process.exitCode = exitCodeFor(error);
+      // commander passes the command itself last.
+      const command = args.at(-1);
+      if (process.exitCode === EXIT_USAGE && command instanceof Command)
+        process.stderr.write(`\n${command.helpInformation()}`);
     }
   };
 }

@@ -82,10 +82,8 @@ export function abCommand(): Command {
     .option('--clear', 'remove their overrides')
     .action(
       action(async (usecase, customers, variant, options) => {
-        if ((variant === undefined) === (options.clear !== true)) {
-          process.stderr.write('tributary: give a variant, or --clear\n');
-          return 2;
-        }
+        if ((variant === undefined) === (options.clear !== true))
+          throw new TributaryError('USAGE', 'give a variant, or --clear');
         // A variant that is not the use case's would leave the customer with none of its feedback.
         await requireUseCase(usecase, variant === undefined ? [] : [variant]);
         const { config, logger } = commandContext();

@@ -90,7 +90,7 @@ describe('command line errors', () => {
     );
   });
 
-  it('tributary ab: a variant the use case does not have is refused with its variants, exit 2', async () => {
+  it('tributary ab: a variant the use case does not have is refused with its variants and usage, exit 2', async () => {
     for (const args of [
       ['ab', 'assign', 'amount-anomaly', 'acme', 'C'],
       ['ab', 'set', 'amount-anomaly', '--control', 'A', '--treatment', 'C'],
@@ -98,7 +98,14 @@ describe('command line errors', () => {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toContain('amount-anomaly has no variant C (known: A, B)');
+      expect(result.stderr).toContain(`Usage: tributary ab ${args[1] ?? ''} [options] <usecase>`);
     }
+    // Neither a variant nor --clear: which one is meant cannot be told.
+    const neither = await runCli(['ab', 'assign', 'amount-anomaly', 'acme'], { PG_PORT: '1' });
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toMatch(
+      /^tributary: error \[USAGE\]: give a variant, or --clear\n\nUsage: tributary ab assign /,
+    );
   });
 
   it('tributary ab report --days: more than 400 days prints usage and exits 2 before reading', async () => {
@@ -135,8 +142,8 @@ describe('command line errors', () => {
       PG_PORT: '1',
     });
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(
-      'tributary: error [USAGE]: --control and --treatment are both A: an experiment needs two variants\n',
+    expect(result.stderr).toMatch(
+      /^tributary: error \[USAGE\]: --control and --treatment are both A: an experiment needs two variants\n\nUsage: tributary ab set /,
     );
   });
 
@@ -148,7 +155,9 @@ describe('command line errors', () => {
     ] as const) {
       const result = await runCli(args, { PG_PORT: '1' });
       expect(result.code, args.join(' ')).toBe(2);
-      expect(result.stderr).toBe(`tributary: error [USAGE]: ${message}\n`);
+      expect(
+        result.stderr.startsWith(`tributary: error [USAGE]: ${message}\n\nUsage: tributary deploy `),
+      ).toBe(true);
     }
   });
 
@@ -182,7 +191,9 @@ describe('command line errors', () => {
       ] as const) {
         const result = await runCli(args, env);
         expect(result.code, args.join(' ')).toBe(2);
-        expect(result.stderr).toBe(`tributary: error [USAGE]: ${message}\n`);
+        expect(
+          result.stderr.startsWith(`tributary: error [USAGE]: ${message}\n\nUsage: tributary undeploy `),
+        ).toBe(true);
       }
       // A job this build knows that is just not deployed: a failure, not a usage error.
       const notDeployed = await runCli(['undeploy', 'velocity'], env);
