@@ -270,6 +270,10 @@ export class Job<T> {
     const seek = this.seekAfterRestore;
     this.seekAfterRestore = false;
     this.restoring = (async () => {
+      // A checkpoint whose commit is on its way would move the anchor after it is read here, and its
+      // snapshot's truncation then take the chain this restore follows: the next node would name a
+      // truncated one, and every later restore fail (STATE_CORRUPT). It lands or fails first.
+      await this.checkpointing;
       const { kafka, inputTopic } = this.options;
       const admin = kafka.admin();
       await admin.connect();
