@@ -536,8 +536,7 @@ export class Job<T> {
     for (const store of this.store.all()) {
       if (!eligible(store.partition)) continue;
       const touched = store.state.takeTouched();
-      if (logic.checkpoint !== undefined)
-        effects.push(logic.checkpoint(store.partition, touched));
+      if (logic.checkpoint !== undefined) effects.push(logic.checkpoint(store.partition, touched));
     }
     const done = Promise.all(effects);
     done.catch(() => undefined); // awaited below; a rejection before that is not unhandled
