@@ -63,6 +63,7 @@ interface Slot {
   nextStartAt: number;
   startedAt: number | undefined;
   lastExit: number | null | undefined;
+  lastSignal: NodeJS.Signals | null;
   metrics: MetricJson[];
   exited: Promise<void> | undefined;
 }
@@ -108,6 +109,12 @@ const CONTROL_PLANE_WARN_MS = 60_000;
 
 /** A worker that ran this long before it crashed starts its backoff afresh. */
 const HEALTHY_RUN_MS = 60_000;
+
+/** How a worker ended, for the logs. */
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal !== null) return `signal ${signal}`;
+  return code === null ? 'could not be started' : `exit code ${String(code)}`;
+}
 
 export class Supervisor {
   private readonly slots = new Map<string, Slot>();
@@ -255,6 +262,7 @@ export class Supervisor {
           nextStartAt: 0,
           startedAt: undefined,
           lastExit: undefined,
+          lastSignal: null,
           metrics: [],
           exited: undefined,
         };
@@ -375,7 +383,8 @@ export class Supervisor {
       this.options.logger.error({ err: error, job: slot.job }, 'could not start the job worker');
       slot.child = undefined;
       slot.lastExit = null;
-      this.crashed(slot, null);
+      slot.lastSignal = null;
+      this.crashed(slot, null, null);
       return;
     }
     slot.child = child;
@@ -390,11 +399,12 @@ export class Supervisor {
     });
     slot.exited = new Promise((resolve) => {
       let gone = false;
-      const onGone = (code: number | null): void => {
+      const onGone = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (gone) return;
         gone = true;
         slot.child = undefined;
         slot.lastExit = code;
+        slot.lastSignal = signal;
         if (slot.state === 'stopping') slot.state = 'stopped';
         else if (code === EXIT_PAUSED) {
           slot.state = 'paused';
@@ -410,7 +420,7 @@ export class Supervisor {
             { job: slot.job },
             'this release lacks the job’s code and another supervisor runs it: left to that one',
           );
-        } else if (!this.stopping) this.crashed(slot, code);
+        } else if (!this.stopping) this.crashed(slot, code, signal);
         resolve();
       };
       child.once('exit', onGone);
@@ -418,7 +428,7 @@ export class Supervisor {
       // send) would kill the supervisor and with it every job's supervision.
       child.on('error', (error) => {
         this.options.logger.error({ err: error, job: slot.job, pid: child.pid }, 'job worker process error');
-        if (child.pid === undefined) onGone(null); // never started: no 'exit' will come
+        if (child.pid === undefined) onGone(null, null); // never started: no 'exit' will come
       });
     });
     this.options.logger.info(
@@ -428,14 +438,14 @@ export class Supervisor {
   }
 
   /** A worker that died or never started: started again after an exponential backoff. */
-  private crashed(slot: Slot, code: number | null): void {
+  private crashed(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
     if (slot.startedAt !== undefined && Date.now() - slot.startedAt >= HEALTHY_RUN_MS) slot.restarts = 0;
     slot.restarts += 1;
     const delay = Math.min(60_000, 1_000 * 2 ** Math.min(slot.restarts - 1, 6));
     slot.state = 'backoff';
     slot.nextStartAt = Date.now() + delay;
     this.options.logger.warn(
-      { job: slot.job, code, restartInMs: delay, restarts: slot.restarts },
+      { job: slot.job, code, signal, restartInMs: delay, restarts: slot.restarts },
       'job crashed: restarting with backoff',
     );
   }
@@ -452,6 +462,15 @@ export class Supervisor {
     await slot.exited;
     clearTimeout(timeout);
     slot.state = finalState;
+    const { lastExit: code, lastSignal: signal } = slot;
+    // Exit codes of a worker that ended on its own meanwhile (paused, left elsewhere) are clean too.
+    if (code === 0 || code === EXIT_PAUSED || code === EXIT_ELSEWHERE)
+      this.options.logger.info({ job: slot.job, pid: child.pid, code }, 'job worker stopped');
+    else
+      this.options.logger.warn(
+        { job: slot.job, pid: child.pid, code, signal, exit: describeExit(code ?? null, signal) },
+        'job worker did not stop cleanly: what it did since its last checkpoint is replayed at its next start',
+      );
   }
 
   /** Stops every worker gracefully. Idempotent. */

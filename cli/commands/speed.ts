@@ -15,14 +15,23 @@ import {
 import { action, commandContext } from '../context.js';
 import { parsePort } from '../options.js';
 
-function untilSignal(): Promise<void> {
+/**
+ * Resolves on the first SIGTERM or SIGINT. The listeners stay: a process manager that signals the
+ * whole process group (systemd's KillMode=control-group, `kill -TERM -PGID`, Ctrl-C) reaches each
+ * worker twice, once itself and once through its supervisor, and a repeat left to Node's default
+ * handler would end the drain before its final checkpoint and commit.
+ */
+function untilSignal(logger: Logger): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    process.once('SIGTERM', () => {
-      resolve();
-    });
-    process.once('SIGINT', () => {
-      resolve();
-    });
+    let first: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (first === undefined) {
+        first = signal;
+        resolve(signal);
+      } else logger.warn({ signal, first }, 'already stopping: signal ignored (SIGKILL stops at once)');
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
 }
 
@@ -151,7 +160,7 @@ export function speedCommand(): Command {
             }
           }, 1_000);
           const outcome = await Promise.race([
-            untilSignal().then(() => 'signal' as const),
+            untilSignal(logger.child({ job: options.job })).then(() => 'signal' as const),
             untilOrphaned().then(() => 'orphaned' as const),
             worker.paused,
             worker.fatal,
@@ -185,10 +194,13 @@ export function speedCommand(): Command {
           ...(only !== undefined && { share: { only } }),
           ...(except !== undefined && { share: { except } }),
         });
+        // Listening before the start: a signal meanwhile stops the workers already started, once the
+        // start is over, instead of killing the supervisor and leaving them to notice it is gone.
+        const signalled = untilSignal(logger);
         const port = await supervisor.start(options.port ?? config.speed.port);
         process.stdout.write(`speed layer running: /metrics and /jobs on http://127.0.0.1:${port}\n`);
-        await untilSignal();
-        logger.info('SIGTERM: stopping every job gracefully');
+        const signal = await signalled;
+        logger.info({ signal }, 'stopping every job gracefully');
         await supervisor.close();
         await pool.end();
         return 0;
