@@ -50,9 +50,10 @@ export function deployCommand() {
     .argument('<usecase>', `one of: ${USE_CASES.map((u) => u.name).join(', ')}`)
     .option('--variant <v>', 'the variant to deploy (amount-anomaly: A or B)', '')
     .addOption(
-      new Option('--settings <json>', 'settings for this deployment (defaults under each customer’s own)')
-        .argParser(parseJsonObject)
-        .default({}),
+      new Option(
+        '--settings <json>',
+        "settings for this deployment (defaults under each customer’s own); an update without it keeps the deployment’s, '{}' clears them",
+      ).argParser(parseJsonObject),
     )
     .addOption(
       new Option(

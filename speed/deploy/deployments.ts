@@ -63,7 +63,11 @@ export async function listDeployments(pool: PgPool): Promise<Deployment[]> {
 export interface DeployRequest {
   readonly usecase: string;
   readonly variant: string;
-  readonly settings: Readonly<Record<string, unknown>>;
+  /**
+   * The deployment's settings; unset: none for a new deployment, unchanged for an update (so that
+   * deploying a paused use case again resumes it as it was; `{}` clears them).
+   */
+  readonly settings?: Readonly<Record<string, unknown>> | undefined;
   /**
    * Where its consumer group starts if it has no committed offsets (a new deployment, or one whose
    * group was deleted to start over); unset: earliest for a new deployment, unchanged for an update.
@@ -88,12 +92,12 @@ export async function deploy(pool: PgPool, request: DeployRequest): Promise<numb
       : (request.startFrom ?? null);
   const result = await pool.query<{ generation: number }>(
     `INSERT INTO deployments (usecase, variant, settings, start_from, status)
-       VALUES ($1, $2, $3, COALESCE($4, 'earliest'), 'active')
-     ON CONFLICT (usecase, variant) DO UPDATE SET generation = deployments.generation + 1, settings = $3,
-       start_from = COALESCE($4, deployments.start_from),
+       VALUES ($1, $2, COALESCE($3, '{}'::jsonb), COALESCE($4, 'earliest'), 'active')
+     ON CONFLICT (usecase, variant) DO UPDATE SET generation = deployments.generation + 1,
+       settings = COALESCE($3, deployments.settings), start_from = COALESCE($4, deployments.start_from),
        status = 'active', status_reason = NULL, updated_at = now()
      RETURNING generation`,
-    [request.usecase, request.variant, request.settings, startFrom],
+    [request.usecase, request.variant, request.settings ?? null, startFrom],
   );
   return result.rows[0]?.generation ?? 1;
 }

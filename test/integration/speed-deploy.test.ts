@@ -307,6 +307,41 @@ describe('deploy --from', () => {
   });
 });
 
+describe('deploy --settings', () => {
+  it('an update without --settings keeps the deployment’s (resuming a paused one); {} clears them', async () => {
+    const other = await speedWorld();
+    const deployment = async (): Promise<unknown> => {
+      const listed = await runCli(['list', '--json'], other.env);
+      expect(listed.code, listed.stderr).toBe(0);
+      const { deployments } = JSON.parse(listed.stdout) as { deployments: { usecase: string }[] };
+      return deployments.find((d) => d.usecase === 'velocity');
+    };
+    const deploy = async (...args: string[]): Promise<void> => {
+      const result = await runCli(['deploy', 'velocity', ...args], other.env);
+      expect(result.code, result.stderr).toBe(0);
+    };
+    await deploy();
+    expect(await deployment()).toMatchObject({ generation: 1, settings: {} });
+    await deploy('--settings', '{"velocity_max_records": 20}');
+    expect(await deployment()).toMatchObject({ generation: 2, settings: { velocity_max_records: 20 } });
+    // Paused (its records kept failing, say) and deployed again after a fix, as documented.
+    await pgPool(other.env.DATABASE_URL).query(
+      `UPDATE deployments SET status = 'paused', status_reason = 'failing' WHERE usecase = 'velocity'`,
+    );
+    await deploy();
+    expect(await deployment()).toMatchObject({
+      generation: 3,
+      status: 'active',
+      statusReason: null,
+      settings: { velocity_max_records: 20 },
+    });
+    await deploy('--from', 'latest');
+    expect(await deployment()).toMatchObject({ generation: 4, settings: { velocity_max_records: 20 } });
+    await deploy('--settings', '{}');
+    expect(await deployment()).toMatchObject({ generation: 5, settings: {} });
+  });
+});
+
 describe('a use-case module that cannot be loaded', () => {
   it('pauses the use case it held and stops nothing else', { timeout: 180_000 }, async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'usecases-'));
