@@ -157,15 +157,16 @@ export class RecordDeserializer {
     if (problems.length > 0)
       return { ok: false, code: 'INVALID_VALUE', reason: problems.join('; '), schemaId: framed.schemaId };
     // Without its key a customer's records would spread over partitions: each is ordered, counted
-    // and deduplicated within its customer's partition.
-    if (key !== undefined && (key === null || key.toString('utf8') !== record.customer_id)) {
+    // and deduplicated within its customer's partition. Refused by validation only: what it passed
+    // before it refused them (records.valid keeps 7 days) is not refused downstream on a replay.
+    const keyless = key === null && this.options.validated !== true;
+    if (keyless || (key !== undefined && key !== null && key.toString('utf8') !== record.customer_id)) {
       return {
         ok: false,
         code: 'KEY_MISMATCH',
-        reason:
-          key === null
-            ? "the message has no key: it must be the record's customer_id"
-            : "the message key is not the record's customer_id",
+        reason: keyless
+          ? "the message has no key: it must be the record's customer_id"
+          : "the message key is not the record's customer_id",
         schemaId: framed.schemaId,
       };
     }

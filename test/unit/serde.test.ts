@@ -326,6 +326,20 @@ describe('bad inputs', () => {
     expect(deserializer.decode(good, Buffer.from('acme'))).toMatchObject({ ok: true });
   });
 
+  it('no key is refused by validation, and not by the jobs after it (records.valid may hold some from before)', async () => {
+    const validating = new RecordDeserializer({ registry: schemas });
+    await validating.prepare([good]);
+    expect(validating.decode(good, null)).toMatchObject({
+      ok: false,
+      code: 'KEY_MISMATCH',
+      reason: "the message has no key: it must be the record's customer_id",
+    });
+    const downstream = new RecordDeserializer({ registry: schemas, validated: true });
+    await downstream.prepare([good]);
+    expect(downstream.decode(good, null)).toMatchObject({ ok: true });
+    expect(downstream.decode(good, Buffer.from('someone-else'))).toMatchObject({ code: 'KEY_MISMATCH' });
+  });
+
   it('a registry outage is thrown (to be retried), not mistaken for a bad message', async () => {
     const down: SchemaSource = {
       schemaById: () => Promise.reject(new RegistryError(503, 50301, 'unavailable')),
