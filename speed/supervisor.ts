@@ -136,6 +136,9 @@ export class Supervisor {
   private failing: { count: number; since: number; warnedAt: number } | undefined;
   /** Placement problems seen, since when, and whether they were reported. */
   private readonly problems = new Map<string, { since: number; reported: boolean }>();
+  /** The deployments as last read (readDeployments), and whether the last read failed. */
+  private deployments: Deployment[] | undefined;
+  private readFailing = false;
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -226,9 +229,33 @@ export class Supervisor {
     }));
   }
 
+  /**
+   * The deployments. While the control plane cannot be read, the last ones read (none yet: the
+   * platform jobs alone, which need no control plane to start), so that a worker that crashes
+   * meanwhile is still restarted and nothing deployed is stopped for the outage. Said when it begins
+   * and when it ends, not at every reconcile.
+   */
+  private async readDeployments(): Promise<Deployment[]> {
+    try {
+      const deployments = await listDeployments(this.options.pool);
+      if (this.deployments === undefined || this.readFailing)
+        this.options.logger.info({ deployments: deployments.length }, 'deployments read');
+      this.readFailing = false;
+      this.deployments = deployments;
+    } catch (error) {
+      if (!this.readFailing)
+        this.options.logger.warn(
+          { err: error, known: this.deployments?.length ?? 0 },
+          'cannot read the deployments: running the jobs as last read (restarting those that crash) until it can',
+        );
+      this.readFailing = true;
+    }
+    return this.deployments ?? [];
+  }
+
   private async reconcile(): Promise<void> {
     if (this.stopping) return;
-    const deployments = await listDeployments(this.options.pool);
+    const deployments = await this.readDeployments();
     for (const deployment of deployments) {
       const slot = this.slots.get(jobName(deployment.usecase, deployment.variant));
       if (deployment.status === 'paused' && slot !== undefined && slot.state !== 'paused')

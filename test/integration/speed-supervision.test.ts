@@ -1,14 +1,17 @@
 /**
- * The supervisor when its workers are signalled twice. A process manager that stops `tributary speed`
- * by signalling its whole process group (systemd's KillMode=control-group, `kill -TERM -PGID`) reaches
- * each worker twice, itself and through the supervisor: every worker still drains, commits and exits 0.
+ * The supervisor when its workers are signalled twice, and when it cannot read the deployments. A
+ * process manager that stops `tributary speed` by signalling its whole process group (systemd's
+ * KillMode=control-group, `kill -TERM -PGID`) reaches each worker twice, itself and through the
+ * supervisor: every worker still drains, commits and exits 0. While the control plane cannot be read,
+ * a worker that crashes is restarted all the same, and nothing deployed is stopped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PLATFORM_JOBS, type JobStatus } from '../../speed/index.js';
 import { CLI, runCli } from '../helpers/cli.js';
-import { kafkaClient } from '../helpers/context.js';
+import { kafkaClient, pgPool } from '../helpers/context.js';
 import { committedSum, readTopic } from '../helpers/kafka.js';
+import { startCli } from '../helpers/process.js';
 import { generateUnique, jobStatuses, speedWorld } from '../helpers/speed.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -130,4 +133,61 @@ describe('tributary speed stopped through its process group', () => {
       (await readTopic(kafka, world.config.topics.deadLetter)).length;
     expect(await committedSum(kafka, validation.groupId, validation.topic)).toBe(BigInt(sent));
   });
+});
+
+describe('tributary speed while it cannot read the deployments', () => {
+  it(
+    'restarts a worker that crashes meanwhile and stops nothing deployed',
+    { timeout: 180_000 },
+    async () => {
+      const world = await speedWorld();
+      const deployed = await runCli(['deploy', 'data-quality'], world.env);
+      expect(deployed.code, deployed.stderr).toBe(0);
+      const speed = startCli(['speed', '--port', '0'], { ...world.env, LOG_LEVEL: 'info' });
+      try {
+        const url = (await speed.waitForOutput(/\/jobs on (\S+)/))[1] ?? '';
+        const status = async (job: string): Promise<JobStatus | undefined> =>
+          (await jobStatuses(url)).find((j) => j.job === job);
+        const jobs = [...PLATFORM_JOBS, 'usecase.data-quality'];
+        await waitFor(
+          async () => {
+            const statuses = await jobStatuses(url);
+            return jobs.every((job) => statuses.find((s) => s.job === job)?.state === 'running');
+          },
+          { timeoutMs: 90_000, description: 'every job running' },
+        );
+        const useCasePid = (await status('usecase.data-quality'))?.pid;
+        const pool = pgPool(world.env.DATABASE_URL);
+        await pool.query('ALTER TABLE deployments RENAME TO deployments_away');
+        await waitFor(() => /cannot read the deployments/.test(speed.output()), {
+          timeoutMs: 30_000,
+          description: 'the supervisor to find it cannot read the deployments',
+        });
+        const crashed = (await status('validation'))?.pid;
+        if (crashed === undefined) throw new Error('validation has no worker');
+        process.kill(crashed, 'SIGKILL');
+        await waitFor(
+          async () => {
+            const validation = await status('validation');
+            return validation?.state === 'running' && validation.pid !== crashed && validation.restarts === 1;
+          },
+          {
+            timeoutMs: 30_000,
+            description: 'validation to be restarted while the deployments cannot be read',
+          },
+        );
+        expect(await status('usecase.data-quality')).toMatchObject({ state: 'running', pid: useCasePid });
+        await pool.query('ALTER TABLE deployments_away RENAME TO deployments');
+        await waitFor(() => (speed.output().match(/"msg":"deployments read"/g) ?? []).length >= 2, {
+          timeoutMs: 30_000,
+          description: 'the supervisor to read the deployments again',
+        });
+        expect(speed.output().match(/cannot read the deployments/g)).toHaveLength(1); // said once
+        expect(await status('usecase.data-quality')).toMatchObject({ state: 'running', pid: useCasePid });
+        expect(await speed.stop()).toBe(0);
+      } finally {
+        await speed.stop();
+      }
+    },
+  );
 });
