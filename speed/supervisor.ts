@@ -420,7 +420,9 @@ export class Supervisor {
     child.on('message', (message: unknown) => {
       if (typeof message !== 'object' || message === null) return;
       const m = message as { type?: unknown; metrics?: unknown };
-      if (m.type === 'ready') slot.state = 'running';
+      // Only a worker still starting: a late one must not undo a stop begun meanwhile (its exit would
+      // then be taken for a crash).
+      if (m.type === 'ready' && slot.state === 'starting') slot.state = 'running';
       if (m.type === 'lacking' && slot.state === 'starting') slot.state = 'lacking';
       if (m.type === 'metrics' && Array.isArray(m.metrics)) slot.metrics = m.metrics as MetricJson[];
     });
